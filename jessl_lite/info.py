@@ -1,0 +1,389 @@
+"""Exact information quantities: discrete tables and Gaussian closed forms.
+
+Taught in chapter 1 (``notebooks/01_entropy.ipynb``) and used by every later chapter as the
+ground truth that estimators are checked against.
+
+Discrete distributions are probability tables: a tensor (or anything ``torch.as_tensor``
+accepts: lists, numpy arrays) of non-negative numbers that sum to one. A table with ``n`` axes
+is the joint distribution of ``n`` random variables, axis ``i`` indexing the values of the
+``i``-th variable. All computation happens in float64, results are 0-dimensional tensors (so
+they stay differentiable when the table requires a gradient), and ``0 log 0 = 0``.
+
+Every function takes ``unit="nats"`` (natural logarithm, the default) or ``unit="bits"``
+(base-2 logarithm).
+
+Example::
+
+    >>> from jessl_lite.info import entropy, mutual_information
+    >>> float(entropy([0.5, 0.5], unit="bits"))
+    1.0
+    >>> p_xy = [[0.5, 0.0], [0.0, 0.5]]          # Y is a copy of X
+    >>> float(mutual_information(p_xy, unit="bits"))
+    1.0
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+__all__ = [
+    "entropy",
+    "joint_entropy",
+    "conditional_entropy",
+    "mutual_information",
+    "kl_divergence",
+    "marginal",
+    "gaussian_entropy",
+    "gaussian_mutual_information",
+    "correlated_gaussian_mi",
+]
+
+Axes = int | Sequence[int]
+
+_UNITS = {"nats": 1.0, "bits": 1.0 / math.log(2.0)}
+
+
+def entropy(p, *, unit: str = "nats", atol: float = 1e-6) -> torch.Tensor:
+    r"""Shannon entropy of a discrete distribution.
+
+    .. math:: H(X) = -\sum_x p(x) \log p(x)
+
+    For a table with several axes this is the joint entropy of all its variables.
+
+    Args:
+        p: probability table of any shape, entries >= 0 summing to 1 (within ``atol``).
+        unit: ``"nats"`` or ``"bits"``.
+        atol: tolerance on the total probability.
+
+    Returns:
+        0-dim float64 tensor.
+
+    Example::
+
+        >>> float(entropy([0.25] * 4, unit="bits"))
+        2.0
+    """
+    scale = _unit_scale(unit)
+    table = _as_distribution(p, "p", atol=atol)
+    return _entropy_of(table) * scale
+
+
+def joint_entropy(p_xy, *, unit: str = "nats", atol: float = 1e-6) -> torch.Tensor:
+    r"""Joint entropy :math:`H(X, Y) = -\sum_{x,y} p(x,y)\log p(x,y)` of a joint table.
+
+    Identical to :func:`entropy` of the whole table; named separately so code reads like the
+    formulas in the book.
+
+    Args:
+        p_xy: joint table with at least two axes.
+        unit: ``"nats"`` or ``"bits"``.
+        atol: tolerance on the total probability.
+    """
+    scale = _unit_scale(unit)
+    table = _as_distribution(p_xy, "p_xy", atol=atol, min_ndim=2)
+    return _entropy_of(table) * scale
+
+
+def marginal(p, axes: Axes, *, atol: float = 1e-6) -> torch.Tensor:
+    r"""Marginal table of the variables on ``axes`` (the others summed out).
+
+    .. math:: p(x) = \sum_y p(x, y)
+
+    Args:
+        p: joint probability table.
+        axes: the axis (int) or axes (sequence of ints) to keep, in the order given.
+
+    Returns:
+        float64 table with ``len(axes)`` dimensions.
+    """
+    table = _as_distribution(p, "p", atol=atol)
+    keep = _normalize_axes(axes, table.ndim, "axes")
+    return _marginal_of(table, keep)
+
+
+def conditional_entropy(
+    p,
+    of: Axes = 1,
+    given: Axes = 0,
+    *,
+    unit: str = "nats",
+    atol: float = 1e-6,
+) -> torch.Tensor:
+    r"""Conditional entropy of the variables ``of`` given the variables ``given``.
+
+    .. math:: H(Y \mid X) = -\sum_{x,y} p(x,y) \log \frac{p(x,y)}{p(x)} = H(X, Y) - H(X)
+
+    Axes in neither ``of`` nor ``given`` are summed out first. With the defaults and a 2-D
+    table ``p[x, y]`` this is :math:`H(Y \mid X)`.
+
+    Args:
+        p: joint probability table.
+        of: axis or axes whose uncertainty is measured.
+        given: axis or axes conditioned on (may be empty: then this is a marginal entropy).
+        unit: ``"nats"`` or ``"bits"``.
+        atol: tolerance on the total probability.
+
+    Example::
+
+        >>> p_xy = [[0.25, 0.25], [0.5, 0.0]]
+        >>> round(float(conditional_entropy(p_xy, of=1, given=0, unit="bits")), 3)
+        0.5
+    """
+    scale = _unit_scale(unit)
+    table = _as_distribution(p, "p", atol=atol)
+    of_axes = _normalize_axes(of, table.ndim, "of")
+    given_axes = _normalize_axes(given, table.ndim, "given", allow_empty=True)
+    _check_disjoint(of_axes, given_axes, "of", "given")
+    h_joint = _entropy_of(_marginal_of(table, of_axes + given_axes))
+    h_given = _entropy_of(_marginal_of(table, given_axes)) if given_axes else table.new_zeros(())
+    # Direct summation of p log p(y|x) and the chain-rule difference agree exactly in exact
+    # arithmetic; the difference is clamped because rounding can leave a -1e-17.
+    return torch.clamp(h_joint - h_given, min=0.0) * scale
+
+
+def mutual_information(
+    p,
+    a: Axes = 0,
+    b: Axes = 1,
+    given: Axes = (),
+    *,
+    unit: str = "nats",
+    atol: float = 1e-6,
+) -> torch.Tensor:
+    r"""(Conditional) mutual information between the variables on axes ``a`` and ``b``.
+
+    .. math::
+        I(A; B \mid C) = H(A, C) + H(B, C) - H(A, B, C) - H(C)
+
+    With ``given=()`` this is :math:`I(A;B) = H(A) + H(B) - H(A,B) = H(A) - H(A \mid B)`,
+    equal to :math:`D_{\mathrm{KL}}(p(a,b) \,\|\, p(a)p(b))`. Axes in none of ``a``, ``b``,
+    ``given`` are summed out first.
+
+    Args:
+        p: joint probability table.
+        a: axis or axes of the first variable.
+        b: axis or axes of the second variable.
+        given: axis or axes conditioned on; empty for the plain MI.
+        unit: ``"nats"`` or ``"bits"``.
+        atol: tolerance on the total probability.
+
+    Example::
+
+        >>> import torch
+        >>> float(mutual_information(torch.full((2, 2), 0.25)))   # independent bits
+        0.0
+    """
+    scale = _unit_scale(unit)
+    table = _as_distribution(p, "p", atol=atol)
+    a_axes = _normalize_axes(a, table.ndim, "a")
+    b_axes = _normalize_axes(b, table.ndim, "b")
+    c_axes = _normalize_axes(given, table.ndim, "given", allow_empty=True)
+    _check_disjoint(a_axes, b_axes, "a", "b")
+    _check_disjoint(a_axes, c_axes, "a", "given")
+    _check_disjoint(b_axes, c_axes, "b", "given")
+
+    def h(axes: tuple[int, ...]) -> torch.Tensor:
+        return _entropy_of(_marginal_of(table, axes)) if axes else table.new_zeros(())
+
+    value = h(a_axes + c_axes) + h(b_axes + c_axes) - h(a_axes + b_axes + c_axes) - h(c_axes)
+    return torch.clamp(value, min=0.0) * scale
+
+
+def kl_divergence(p, q, *, unit: str = "nats", atol: float = 1e-6) -> torch.Tensor:
+    r"""Kullback-Leibler divergence between two distributions on the same outcomes.
+
+    .. math:: D_{\mathrm{KL}}(p \,\|\, q) = \sum_x p(x) \log \frac{p(x)}{q(x)}
+
+    Returns ``inf`` when ``p`` puts mass where ``q`` has none; terms with ``p(x) = 0``
+    contribute 0.
+
+    Args:
+        p: probability table.
+        q: probability table of the same shape.
+        unit: ``"nats"`` or ``"bits"``.
+        atol: tolerance on each total probability.
+    """
+    scale = _unit_scale(unit)
+    p_t = _as_distribution(p, "p", atol=atol)
+    q_t = _as_distribution(q, "q", atol=atol)
+    if p_t.shape != q_t.shape:
+        raise ValueError(
+            f"q must have the same shape as p; got p {tuple(p_t.shape)} and q {tuple(q_t.shape)}"
+        )
+    support = p_t > 0
+    if bool((q_t[support] == 0).any()):
+        return torch.tensor(math.inf, dtype=torch.float64)
+    terms = torch.where(support, p_t * (torch.log(p_t) - torch.log(q_t)), p_t.new_zeros(()))
+    return torch.clamp(terms.sum(), min=0.0) * scale
+
+
+def gaussian_entropy(cov, *, unit: str = "nats") -> torch.Tensor:
+    r"""Differential entropy of a multivariate Gaussian :math:`\mathcal N(\mu, \Sigma)`.
+
+    .. math:: h(X) = \tfrac12 \log\det(2\pi e\,\Sigma) = \tfrac d2 \log(2\pi e) + \tfrac12\log\det\Sigma
+
+    Unlike discrete entropy it can be negative (small variances) and it shifts by
+    :math:`\log|\det A|` under an invertible linear map :math:`X \mapsto AX`.
+
+    Args:
+        cov: covariance, a positive number (variance of a scalar) or a symmetric
+            positive-definite ``(d, d)`` matrix.
+        unit: ``"nats"`` or ``"bits"``.
+    """
+    scale = _unit_scale(unit)
+    sigma = _as_covariance(cov, "cov")
+    d = sigma.shape[0]
+    return (0.5 * d * math.log(2 * math.pi * math.e) + 0.5 * torch.logdet(sigma)) * scale
+
+
+def gaussian_mutual_information(cov, dim_x: int, *, unit: str = "nats") -> torch.Tensor:
+    r"""Mutual information between the two blocks of a jointly Gaussian vector.
+
+    For :math:`(X, Y) \sim \mathcal N(\mu, \Sigma)` with :math:`X` the first ``dim_x``
+    coordinates,
+
+    .. math:: I(X; Y) = \tfrac12 \log \frac{\det \Sigma_{XX} \det \Sigma_{YY}}{\det \Sigma}.
+
+    Args:
+        cov: symmetric positive-definite joint covariance, shape ``(d_x + d_y, d_x + d_y)``.
+        dim_x: number of coordinates of X (``1 <= dim_x < d``).
+        unit: ``"nats"`` or ``"bits"``.
+    """
+    scale = _unit_scale(unit)
+    sigma = _as_covariance(cov, "cov")
+    d = sigma.shape[0]
+    if isinstance(dim_x, bool) or not isinstance(dim_x, int) or not 1 <= dim_x < d:
+        raise ValueError(f"dim_x must be an int with 1 <= dim_x < {d} (the size of cov); got {dim_x!r}")
+    value = 0.5 * (
+        torch.logdet(sigma[:dim_x, :dim_x]) + torch.logdet(sigma[dim_x:, dim_x:]) - torch.logdet(sigma)
+    )
+    return torch.clamp(value, min=0.0) * scale
+
+
+def correlated_gaussian_mi(rho, dim: int = 1, *, unit: str = "nats") -> torch.Tensor:
+    r"""MI of Gaussian vectors whose coordinates are correlated pairwise with coefficient rho.
+
+    For :math:`X, Y \in \mathbb R^d` with standard-normal coordinates, :math:`\mathrm{corr}(X_i,
+    Y_i) = \rho_i` and all other pairs independent,
+
+    .. math:: I(X; Y) = -\tfrac12 \sum_{i=1}^{d} \log(1 - \rho_i^2),
+
+    which for one shared :math:`\rho` is :math:`-\tfrac d2 \log(1-\rho^2)`. This is the
+    benchmark of Poole et al. (2019) used in chapter 2.
+
+    Args:
+        rho: a correlation in (-1, 1), or a sequence of them (one per coordinate; then
+            ``dim`` must be 1 or equal to its length).
+        dim: number of coordinate pairs sharing a scalar ``rho``.
+        unit: ``"nats"`` or ``"bits"``.
+    """
+    scale = _unit_scale(unit)
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        raise ValueError(f"dim must be a positive int; got {dim!r}")
+    r = _as_float64(rho, "rho")
+    if r.ndim > 1:
+        raise ValueError(f"rho must be a scalar or a 1-D sequence; got shape {tuple(r.shape)}")
+    if not bool(torch.isfinite(r).all()) or bool((r.abs() >= 1).any()):
+        raise ValueError(f"rho must lie strictly inside (-1, 1); got {r.tolist()}")
+    if r.ndim == 1:
+        if dim not in (1, r.numel()):
+            raise ValueError(f"dim must be 1 or len(rho) = {r.numel()} when rho is a sequence; got {dim}")
+        return -0.5 * torch.log1p(-(r**2)).sum() * scale
+    return -0.5 * dim * torch.log1p(-(r**2)) * scale
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _unit_scale(unit: str) -> float:
+    if unit not in _UNITS:
+        raise ValueError(f"unit must be 'nats' or 'bits'; got {unit!r}")
+    return _UNITS[unit]
+
+
+def _as_float64(x, name: str) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x.to(torch.float64)
+    if isinstance(x, str | bytes):
+        raise TypeError(f"{name} must be numeric (tensor, array, list or number); got {type(x).__name__}")
+    try:
+        return torch.as_tensor(x, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(
+            f"{name} must be numeric (tensor, array, list or number); got {type(x).__name__}"
+        ) from err
+
+
+def _as_distribution(p, name: str, *, atol: float, min_ndim: int = 1) -> torch.Tensor:
+    table = _as_float64(p, name)
+    if table.ndim < min_ndim:
+        raise ValueError(
+            f"{name} must be a probability table with at least {min_ndim} axis(es); "
+            f"got shape {tuple(table.shape)}"
+        )
+    if table.numel() == 0:
+        raise ValueError(f"{name} must not be empty")
+    if not bool(torch.isfinite(table).all()):
+        raise ValueError(f"{name} must contain only finite probabilities (found NaN or inf)")
+    if bool((table < 0).any()):
+        raise ValueError(f"{name} must not contain negative probabilities; min is {table.min().item():.3g}")
+    total = table.sum().item()
+    if abs(total - 1.0) > atol:
+        raise ValueError(f"{name} must sum to 1 (within atol={atol:g}); it sums to {total:.9g}")
+    return table
+
+
+def _as_covariance(cov, name: str) -> torch.Tensor:
+    sigma = _as_float64(cov, name)
+    if sigma.ndim == 0:
+        sigma = sigma.reshape(1, 1)
+    if sigma.ndim != 2 or sigma.shape[0] != sigma.shape[1]:
+        raise ValueError(f"{name} must be a positive number or a square matrix; got shape {tuple(sigma.shape)}")
+    if not bool(torch.isfinite(sigma).all()):
+        raise ValueError(f"{name} must be finite (found NaN or inf)")
+    if not torch.allclose(sigma, sigma.T, rtol=1e-9, atol=1e-12):
+        raise ValueError(f"{name} must be symmetric")
+    if torch.linalg.eigvalsh(sigma).min().item() <= 0:
+        raise ValueError(f"{name} must be positive definite (all eigenvalues > 0)")
+    return sigma
+
+
+def _normalize_axes(axes: Axes, ndim: int, name: str, *, allow_empty: bool = False) -> tuple[int, ...]:
+    if isinstance(axes, bool):
+        raise TypeError(f"{name} must be an int or a sequence of ints; got a bool")
+    raw = (axes,) if isinstance(axes, int) else tuple(axes)
+    if not raw and not allow_empty:
+        raise ValueError(f"{name} must name at least one axis")
+    out = []
+    for axis in raw:
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError(f"{name} must contain ints; got {axis!r}")
+        if not -ndim <= axis < ndim:
+            raise ValueError(f"{name} has axis {axis}, but the table has only {ndim} axis(es)")
+        out.append(axis % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} repeats an axis: {raw}")
+    return tuple(out)
+
+
+def _check_disjoint(first: tuple[int, ...], second: tuple[int, ...], n1: str, n2: str) -> None:
+    common = set(first) & set(second)
+    if common:
+        raise ValueError(f"{n1} and {n2} must not share axes; both contain {sorted(common)}")
+
+
+def _marginal_of(table: torch.Tensor, keep: tuple[int, ...]) -> torch.Tensor:
+    drop = [axis for axis in range(table.ndim) if axis not in keep]
+    summed = table.sum(dim=drop) if drop else table
+    remaining = [axis for axis in range(table.ndim) if axis in keep]
+    return summed.permute([remaining.index(axis) for axis in keep])
+
+
+def _entropy_of(table: torch.Tensor) -> torch.Tensor:
+    # 0 log 0 = 0: mask before the log so that the gradient at zero cells stays finite.
+    positive = table > 0
+    safe = torch.where(positive, table, torch.ones_like(table))
+    return -(table * torch.log(safe)).sum()
