@@ -19,15 +19,15 @@ Example::
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import info
-
-__all__ = ["check", "EXERCISES", "strip_solutions"]
+__all__ = ["check", "EXERCISES", "Exercise", "register", "strip_solutions"]
 
 
 @dataclass(frozen=True)
@@ -44,51 +44,19 @@ class Exercise:
 EXERCISES: dict[str, Exercise] = {}
 
 
-def _exercise(key: str, title: str, *, rtol: float = 1e-3, atol: float = 1e-3):
-    def register(fn: Callable[[], tuple[float, ...]]) -> Callable[[], tuple[float, ...]]:
+def register(key: str, title: str, *, rtol: float = 1e-3, atol: float = 1e-3):
+    """Decorator: register ``fn() -> tuple of floats`` as the reference answer of exercise ``key``.
+
+    Each chapter's exercises live in a module ``chNN.py`` of this package, loaded below.
+    """
+
+    def decorate(fn: Callable[[], tuple[float, ...]]) -> Callable[[], tuple[float, ...]]:
+        if key in EXERCISES:
+            raise ValueError(f"exercise {key!r} is registered twice")
         EXERCISES[key] = Exercise(key, title, fn, rtol, atol)
         return fn
 
-    return register
-
-
-# --- chapter 1 -----------------------------------------------------------------------------
-
-#: Exercise 1.1's die: each face half as likely as the one before, the last two tied.
-DYADIC_DIE = [1 / 2, 1 / 4, 1 / 8, 1 / 16, 1 / 32, 1 / 32]
-
-#: Exercise 1.2's joint table p(x, y): rows are x in {0, 1}, columns y in {0, 1, 2}.
-TABLE_1_2 = [[1 / 4, 1 / 8, 1 / 8], [0.0, 1 / 4, 1 / 4]]
-
-
-@_exercise("1.1", "entropy of the dyadic die, in bits")
-def _ex_1_1() -> tuple[float, ...]:
-    return (float(info.entropy(DYADIC_DIE, unit="bits")),)
-
-
-@_exercise("1.2", "H(Y | X) and I(X; Y) of TABLE_1_2, in bits")
-def _ex_1_2() -> tuple[float, ...]:
-    h_y_given_x = info.conditional_entropy(TABLE_1_2, of=1, given=0, unit="bits")
-    mi = info.mutual_information(TABLE_1_2, unit="bits")
-    return (float(h_y_given_x), float(mi))
-
-
-@_exercise("1.3", "the correlation rho > 0 whose Gaussian pair shares exactly 1 bit")
-def _ex_1_3() -> tuple[float, ...]:
-    # Invert I(rho) = -1/2 log2(1 - rho^2) by bisection on the package's own formula.
-    lo, hi = 0.0, 1.0 - 1e-15
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if float(info.correlated_gaussian_mi(mid, unit="bits")) < 1.0:
-            lo = mid
-        else:
-            hi = mid
-    return (0.5 * (lo + hi),)
-
-
-@_exercise("1.4", "h(3X) - h(X) for a scalar Gaussian X, in nats")
-def _ex_1_4() -> tuple[float, ...]:
-    return (float(info.gaussian_entropy(9.0) - info.gaussian_entropy(1.0)),)
+    return decorate
 
 
 # --- the checker ---------------------------------------------------------------------------
@@ -159,5 +127,11 @@ def _main(argv: list[str] | None = None) -> None:
     print(f"wrote {args.target}: {removed} solution cell(s) removed")
 
 
-if __name__ == "__main__":
-    _main()
+def _load_chapters() -> None:
+    # Every module chNN.py registers its chapter's exercises on import.
+    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if module.name.startswith("ch"):
+            importlib.import_module(f"{__name__}.{module.name}")
+
+
+_load_chapters()
