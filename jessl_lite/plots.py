@@ -69,20 +69,20 @@ def set_book_style() -> None:
     plt.rcParams.update({"figure.dpi": 90, "savefig.bbox": "tight", "axes.titlesize": "medium"})
 
 
-def glue(name: str, value: Any) -> Any:
+def glue(name: str, value: Any) -> None:
     """Hand a computed value to the book's prose, where ``{glue:text}`name:.3f``` prints it.
 
     Uses MyST-NB's ``glue`` when it is installed (the book build); elsewhere (Colab) it does
     nothing, so a chapter runs the same in both. Numbers are stored as plain Python floats so
-    that format specs in the prose apply. Returns ``value`` so a cell can glue and use it.
+    that format specs in the prose apply. Returns nothing, so a cell that ends in ``glue``
+    prints nothing.
     """
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
-        return value
+        return
     stored = float(value) if hasattr(value, "item") and getattr(value, "ndim", 1) == 0 else value
     myst_glue(name, stored, display=False)
-    return value
 
 
 class InteractiveFigure:

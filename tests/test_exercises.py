@@ -1,0 +1,66 @@
+"""Exercise checkers accept the reference and reject near misses; the student-version tool."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jessl_lite.exercises import EXERCISES, check, strip_solutions
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("key", sorted(EXERCISES))
+def test_reference_passes_and_a_near_miss_fails(key, capsys):
+    reference = EXERCISES[key].reference()
+    assert all(math.isfinite(v) for v in reference)
+    assert check(key, reference)
+    off = tuple(v * 1.05 + 0.05 for v in reference)
+    assert not check(key, off)
+    out = capsys.readouterr().out
+    assert "correct" in out and "not yet" in out
+    # The checker never prints the reference answer.
+    for value in reference:
+        assert f"{value:.3f}" not in out.split("not yet")[-1]
+
+
+def test_chapter_1_references_agree_with_pen_and_paper():
+    assert EXERCISES["1.1"].reference()[0] == pytest.approx(1.9375, abs=1e-12)
+    h_y_given_x, mi = EXERCISES["1.2"].reference()
+    assert h_y_given_x == pytest.approx(1.25, abs=1e-12)
+    h_y = -(0.25 * math.log2(0.25) + 2 * 0.375 * math.log2(0.375))
+    assert mi == pytest.approx(h_y - 1.25, abs=1e-12)
+    assert EXERCISES["1.3"].reference()[0] == pytest.approx(math.sqrt(3) / 2, abs=1e-12)
+    assert EXERCISES["1.4"].reference()[0] == pytest.approx(math.log(3), abs=1e-12)
+
+
+def test_unanswered_and_malformed_answers(capsys):
+    assert not check("1.1", ...)
+    assert not check("1.2", 0.5)
+    assert not check("1.1", "two")
+    out = capsys.readouterr().out
+    assert "replace ..." in out and "expected 2 number(s)" in out and "must be numbers" in out
+    with pytest.raises(ValueError, match="key"):
+        check("99.9", 1.0)
+
+
+def test_strip_removes_only_solution_cells(tmp_path):
+    source = ROOT / "notebooks" / "01_entropy.ipynb"
+    target = tmp_path / "student.ipynb"
+    subprocess.run(
+        [sys.executable, "-m", "jessl_lite.exercises", "strip", str(source), str(target)], check=True, cwd=ROOT
+    )
+    original = json.loads(source.read_text())
+    student = json.loads(target.read_text())
+    tagged = [c for c in original["cells"] if "solution" in c["metadata"].get("tags", [])]
+    assert len(tagged) >= 6
+    assert len(student["cells"]) == len(original["cells"]) - len(tagged)
+    assert not any("solution" in c["metadata"].get("tags", []) for c in student["cells"])
+    assert any("check(" in "".join(c["source"]) for c in student["cells"])
+    with pytest.raises(ValueError, match="notebook"):
+        strip_solutions({"no": "cells"})
