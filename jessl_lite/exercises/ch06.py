@@ -48,7 +48,7 @@ def _critical_beta(objective: str) -> float:
     return float((numerator[informative] / terms.i_v_v_hat[informative]).min())
 
 
-@register("6.2", "the beta at which the optimum of the ring leaves collapse: (true IB, seed's form)")
+@register("6.2", "the beta at which the optimum of the ring leaves collapse: (true IB, the post's form)")
 def _ex_6_2() -> tuple[float, ...]:
     return (_critical_beta("ib"), _critical_beta("seed"))
 
