@@ -1,0 +1,152 @@
+"""Backbones and heads: MLP, a small ConvNet, the CIFAR ResNet-18, projectors and predictors.
+
+Every backbone maps images ``(N, C, H, W)`` to features ``(N, out_dim)`` and says its width in
+``out_dim``; the heads then map features to the embeddings a loss compares (chapters 3 and 4).
+Default widths follow the papers:
+
+* SimSiam (Chen & He 2021): projector 3 layers of 2048 with BatchNorm on every layer, output
+  included (2 layers for CIFAR); predictor 2048 -> 512 -> 2048, BatchNorm on the hidden layer only.
+* BYOL (Grill et al. 2020): projector and predictor 4096 -> 256, BatchNorm on the hidden layer.
+
+Example::
+
+    >>> backbone = resnet18_cifar()
+    >>> backbone(torch.zeros(2, 3, 32, 32)).shape
+    torch.Size([2, 512])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["MLP", "ConvNet", "resnet18_cifar", "projector", "predictor", "make_backbone", "BACKBONES"]
+
+
+class MLP(nn.Module):
+    """``Linear -> [BatchNorm] -> ReLU`` for each hidden width, then a final ``Linear`` (+ optional BN).
+
+    Images are flattened first, so an MLP is also a backbone (``MLP(784, [512], 128)`` on MNIST).
+
+    Args:
+        in_dim: input width (``C*H*W`` for images).
+        hidden_dims: widths of the hidden layers (may be empty: a linear map).
+        out_dim: output width, stored as ``self.out_dim``.
+        batchnorm: BatchNorm after each hidden linear layer.
+        last_batchnorm: BatchNorm on the output too (SimSiam's projector); ``True``/``False``, or
+            ``"no_affine"`` for a BatchNorm without scale and shift.
+        bias: bias in the linear layers that are followed by BatchNorm is redundant; kept by default.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        hidden_dims: Sequence[int],
+        out_dim: int,
+        *,
+        batchnorm: bool = True,
+        last_batchnorm: bool | str = False,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        for name, value in (("in_dim", in_dim), ("out_dim", out_dim), *(("hidden_dims", h) for h in hidden_dims)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must hold positive ints; got {value!r}")
+        if last_batchnorm not in (True, False, "no_affine"):
+            raise ValueError(f"last_batchnorm must be True, False or 'no_affine'; got {last_batchnorm!r}")
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = in_dim
+        for hidden in hidden_dims:
+            layers.append(nn.Linear(width, hidden, bias=bias))
+            if batchnorm:
+                layers.append(nn.BatchNorm1d(hidden))
+            layers.append(nn.ReLU(inplace=True))
+            width = hidden
+        layers.append(nn.Linear(width, out_dim, bias=bias))
+        if last_batchnorm:
+            layers.append(nn.BatchNorm1d(out_dim, affine=last_batchnorm is True))
+        self.net = nn.Sequential(*layers)
+        self.in_dim, self.out_dim = in_dim, out_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class ConvNet(nn.Module):
+    """A small ConvNet: ``depth`` blocks of ``3x3 conv -> BatchNorm -> ReLU``, each halving the
+    resolution (stride 2) and doubling the channels from ``width``; global average pool.
+
+    Args:
+        in_channels: 1 for MNIST, 3 for CIFAR-10.
+        width: channels of the first block; the last has ``width * 2**(depth-1)`` = ``out_dim``.
+        depth: number of blocks.
+    """
+
+    def __init__(self, in_channels: int = 1, width: int = 32, depth: int = 3) -> None:
+        super().__init__()
+        for name, value in (("in_channels", in_channels), ("width", width), ("depth", depth)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        layers: list[nn.Module] = []
+        channels = in_channels
+        for block in range(depth):
+            out = width * 2**block
+            layers += [nn.Conv2d(channels, out, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(out),
+                       nn.ReLU(inplace=True)]
+            channels = out
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        self.net = nn.Sequential(*layers)
+        self.out_dim = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def resnet18_cifar(in_channels: int = 3) -> nn.Module:
+    """ResNet-18 (He et al. 2016) with the CIFAR stem: a 3x3 stride-1 first convolution and no
+    max-pool, so 32x32 inputs keep their resolution into the first stage (as in SimCLR's and
+    SimSiam's CIFAR experiments). The classifier is removed: output ``(N, 512)``, ``out_dim = 512``.
+    """
+    from torchvision.models import resnet18
+
+    net = resnet18(weights=None)
+    net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
+    net.maxpool = nn.Identity()
+    net.fc = nn.Identity()
+    net.out_dim = 512
+    return net
+
+
+def projector(in_dim: int, hidden_dim: int = 2048, out_dim: int = 2048, num_layers: int = 3) -> MLP:
+    """SimSiam's projection MLP: ``num_layers`` linear layers without bias, BatchNorm after every
+    one; the output has no ReLU and its BatchNorm no affine parameters (as in the official code).
+    Chen & He use 3 layers of 2048 on ImageNet and 2 on CIFAR-10."""
+    if not isinstance(num_layers, int) or num_layers < 1:
+        raise ValueError(f"num_layers must be a positive int; got {num_layers!r}")
+    return MLP(in_dim, [hidden_dim] * (num_layers - 1), out_dim, last_batchnorm="no_affine", bias=False)
+
+
+def predictor(dim: int = 2048, hidden_dim: int = 512) -> MLP:
+    """SimSiam's predictor: ``dim -> hidden_dim -> dim`` with a BatchNorm bottleneck and a plain
+    output layer (Chen & He 2021: 2048 -> 512 -> 2048). BYOL's is 256 -> 4096 -> 256."""
+    return MLP(dim, [hidden_dim], dim)
+
+
+def _mlp_backbone(in_channels: int, image_size: int) -> MLP:
+    return MLP(in_channels * image_size * image_size, [512, 512], 512, last_batchnorm=False)
+
+
+BACKBONES = {
+    "mlp": _mlp_backbone,
+    "convnet": lambda in_channels, image_size: ConvNet(in_channels),
+    "resnet18": lambda in_channels, image_size: resnet18_cifar(in_channels),
+}
+
+
+def make_backbone(name: str, in_channels: int, image_size: int) -> nn.Module:
+    """A backbone by name (``"mlp"``, ``"convnet"``, ``"resnet18"``), for the command line."""
+    if name not in BACKBONES:
+        raise ValueError(f"name must be one of {sorted(BACKBONES)}; got {name!r}")
+    return BACKBONES[name](in_channels, image_size)

@@ -1,0 +1,75 @@
+"""Runs jessl_lite.train.fit in a child process for tests/test_train.py (not a test module).
+
+    python tests/_fit_worker.py resume OUT KILL_AT RESUME   # KILL_AT < 0: never kill itself
+    torchrun --standalone --nproc_per_node=2 tests/_fit_worker.py ddp OUT
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import torch
+from torch import nn
+
+from jessl_lite import distributed
+from jessl_lite.data import load_mnist
+from jessl_lite.methods import SimSiam
+from jessl_lite.nets import MLP, ConvNet
+from jessl_lite.train import fit
+from jessl_lite.views import mnist_views
+
+torch.set_num_threads(1)  # the same kernels in every process, so results can be bit-identical
+
+
+def resume_run(out: str, kill_at: int, resume: bool) -> None:
+    mnist = load_mnist("test")
+    train, heldout = mnist.subset(range(384)), mnist.subset(range(9000, 9200))
+    torch.manual_seed(0)
+    # Dropout draws from the global torch generator, BatchNorm has running buffers: the resumed
+    # run must restore both, not only the weights.
+    backbone = nn.Sequential(ConvNet(1, width=4, depth=2), nn.Dropout(0.2))
+    backbone.out_dim = 8
+    method = SimSiam(backbone, dim=16, pred_dim=4, proj_layers=2)
+
+    def die(step: int, logs: dict) -> None:
+        if step == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    result = fit(method, train, mnist_views(), steps=12, batch_size=32, lr=0.05, warmup_steps=2, seed=1,
+                 log_every=2, checkpoint_dir=os.path.join(out, "ckpt"), checkpoint_every=4, resume=resume,
+                 knn_data=(train, heldout), knn_every=6, progress=False, callback=die)
+    torch.save({"model": method.state_dict(), "losses": [h["loss"] for h in result.history],
+                "knn": result.knn}, os.path.join(out, "final.pt"))
+
+
+def ddp_run(out: str) -> None:
+    distributed.setup_from_env()
+    rank = distributed.rank()
+    # 1. The gradient-carrying gather: rank r holds rows 4r..4r+3 of a fixed 8x3 matrix.
+    x = torch.randn(8, 3, generator=torch.Generator().manual_seed(0))[4 * rank : 4 * rank + 4].requires_grad_()
+    gathered = distributed.gather_with_grad(x)
+    loss = torch.logsumexp(x @ gathered.T, dim=1).mean()  # local queries against the global batch
+    loss.backward()
+    # 2. Data-parallel SimSiam (no BatchNorm: per-rank batch statistics would differ by design).
+    method = build_ddp_method()
+    mnist = load_mnist("test").subset(range(256))
+    fit(method, mnist, mnist_views(), steps=3, batch_size=32, lr=0.1, seed=2, log_every=1, progress=False)
+    torch.save({"model": method.state_dict(), "x_grad": x.grad, "world": distributed.world_size()},
+               os.path.join(out, f"rank{rank}.pt"))
+    torch.distributed.destroy_process_group()
+
+
+def build_ddp_method() -> SimSiam:
+    torch.manual_seed(0)
+    backbone = MLP(784, [32], 16, batchnorm=False)
+    return SimSiam(backbone, MLP(16, [16], 8, batchnorm=False), MLP(8, [4], 8, batchnorm=False))
+
+
+if __name__ == "__main__":
+    mode, out = sys.argv[1], sys.argv[2]
+    if mode == "resume":
+        resume_run(out, int(sys.argv[3]), sys.argv[4] == "1")
+    else:
+        ddp_run(out)

@@ -1,0 +1,67 @@
+"""jessl_lite.nets: shapes, the CIFAR stem, parameter counts by hand, the papers' head widths."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from jessl_lite.nets import MLP, ConvNet, make_backbone, predictor, projector, resnet18_cifar
+
+
+def _count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_mlp_shapes_and_parameter_count():
+    mlp = MLP(784, [256, 128], 32)
+    assert mlp(torch.zeros(5, 1, 28, 28)).shape == (5, 32) and mlp.out_dim == 32
+    # Linear weights + biases, plus BatchNorm's scale and shift on each hidden layer.
+    assert _count(mlp) == (784 * 256 + 256) + (256 * 128 + 128) + (128 * 32 + 32) + 2 * (256 + 128)
+    assert _count(MLP(10, [], 3, batchnorm=False)) == 33
+
+
+def test_convnet_halves_resolution_per_block():
+    net = ConvNet(1, width=8, depth=3)
+    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 32) and net.out_dim == 32
+    # 3x3 convs without bias: 1*8*9 + 8*16*9 + 16*32*9 weights, plus BatchNorm 2*(8+16+32).
+    assert _count(net) == 9 * (8 + 128 + 512) + 2 * 56
+
+
+def test_resnet18_has_the_cifar_stem_and_keeps_resolution():
+    net = resnet18_cifar()
+    assert net.conv1.kernel_size == (3, 3) and net.conv1.stride == (1, 1)
+    assert isinstance(net.maxpool, nn.Identity) and net.out_dim == 512
+    seen = {}
+    net.layer1.register_forward_hook(lambda m, i, o: seen.update(layer1=o.shape))  # returns None: output kept
+    assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 512)
+    assert seen["layer1"] == (2, 64, 32, 32)
+    # torchvision's ImageNet ResNet-18 has 11,689,512 parameters: minus the 1000-way classifier
+    # (512*1000 + 1000) and with a 3x3 instead of a 7x7 first convolution (3*64*(49 - 9) fewer).
+    assert _count(net) == 11_689_512 - 513_000 - 3 * 64 * 40
+
+
+def test_heads_have_the_papers_widths():
+    proj = projector(512)
+    linears = [m for m in proj.modules() if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(512, 2048), (2048, 2048), (2048, 2048)]
+    last = list(proj.modules())[-1]
+    assert isinstance(last, nn.BatchNorm1d) and not last.affine  # SimSiam's output BN has no affine
+    assert all(m.bias is None for m in linears)
+    pred = predictor()
+    assert [(m.in_features, m.out_features) for m in pred.modules() if isinstance(m, nn.Linear)] == [
+        (2048, 512), (512, 2048)]
+    assert not isinstance(list(pred.modules())[-1], nn.BatchNorm1d)
+    assert len([m for m in projector(512, num_layers=2).modules() if isinstance(m, nn.Linear)]) == 2
+
+
+def test_make_backbone_and_bad_arguments():
+    assert make_backbone("mlp", 1, 28)(torch.zeros(3, 1, 28, 28)).shape == (3, 512)
+    with pytest.raises(ValueError, match="name"):
+        make_backbone("vit", 3, 32)
+    with pytest.raises(ValueError, match="width"):
+        ConvNet(1, width=0)
+    with pytest.raises(ValueError, match="hidden_dims"):
+        MLP(4, [0], 2)
+    with pytest.raises(ValueError, match="last_batchnorm"):
+        MLP(4, [], 2, last_batchnorm="yes")
