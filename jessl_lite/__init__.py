@@ -1,12 +1,24 @@
 """jessl_lite: the small PyTorch package behind *jessl-book*.
 
 Joint-embedding self-supervised learning, taught through information theory. Each module
-holds one idea and names the chapter that teaches it:
+holds one idea and names the chapter that teaches it.
 
-* :mod:`jessl_lite.info`: exact entropies and mutual information (chapter 1);
-* :mod:`jessl_lite.profiles`: the quick (CPU) and full (GPU) run sizes, and device choice;
-* :mod:`jessl_lite.plots`: the book's palette and interactive figures that work without a kernel;
-* :mod:`jessl_lite.exercises`: answer checkers for the exercises, and the student-version tool.
+Information (stand-alone; depend on torch only):
+
+* :mod:`jessl_lite.info`: exact entropies and mutual information of discrete tables, Gaussian
+  closed forms, quantized Gaussians (chapter 1);
+* :mod:`jessl_lite.bounds`: critics and variational MI bounds, InfoNCE, NWJ, DV (chapter 2);
+* :mod:`jessl_lite.entropy`: KDE entropy estimators in R^d and on the sphere, ER terms (chapter 2);
+* :mod:`jessl_lite.worlds`: finite worlds of inputs, transformations and encoders (chapter 6);
+* :mod:`jessl_lite.gaussian_ib`: Gaussian views and Barlow Twins' information-bottleneck view (chapter 6).
+
+Training, in the order data flows: :mod:`~jessl_lite.data` -> :mod:`~jessl_lite.views` ->
+:mod:`~jessl_lite.methods` (with :mod:`~jessl_lite.nets`, :mod:`~jessl_lite.losses`) ->
+:mod:`~jessl_lite.train` (with :mod:`~jessl_lite.distributed`) -> :mod:`~jessl_lite.evaluate`.
+
+For the chapters: :mod:`jessl_lite.profiles` (the quick and full run sizes, device choice),
+:mod:`jessl_lite.plots` (the book's palette; interactive figures that work without a kernel),
+:mod:`jessl_lite.exercises` (answer checkers; the student-version tool).
 """
 
 __version__ = "0.1.0"
