@@ -9,11 +9,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 # Tests read real data from the shared folder beside the checkout unless JESSL_DATA says otherwise.
 os.environ.setdefault("JESSL_DATA", str((ROOT.parent / "shared" / "data").resolve()))
+# In CI, property tests draw the same examples every run: a red CI must be reproducible.
+settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
+
 # The book and the tests always run the quick profile, GPU or not.
 os.environ.setdefault("JESSL_PROFILE", "quick")
 
