@@ -1,0 +1,511 @@
+r"""Mutual-information maximization between two halves of an image (Tschannen et al. 2020).
+
+Chapter 5 (``notebooks/05_mi_is_not_enough.ipynb``) ports the experiments of Tschannen,
+Djolonga, Rubenstein, Gelly & Lucic (2020), "On Mutual Information Maximization for
+Representation Learning", ICLR, from their TensorFlow 1 notebook to this package. An MNIST digit
+is cut into its top half :math:`x_1` and bottom half :math:`x_2` (392 pixels each); two encoders
+:math:`g_1, g_2` and a critic :math:`f` are trained to maximize a variational bound
+
+.. math:: \max_{g_1, g_2, f}\; I_{\mathrm{EST}}\big(g_1(x_1); g_2(x_2)\big) \;\le\; I(x_1; x_2),
+
+with :math:`I_{\mathrm{EST}}` InfoNCE or NWJ (:mod:`jessl_lite.bounds`), and the representation
+:math:`g_1(x_1)` is judged by a linear probe on the digit's label. With bijective encoders
+(:mod:`jessl_lite.flows`) the true MI never changes, yet the probe accuracy does.
+
+* :class:`InfoMax`: the two encoders, the critic and the bound, as a joint-embedding method
+  that :func:`jessl_lite.train.fit` trains on :class:`~jessl_lite.views.TopBottomViews`;
+  ``target=t`` trains towards :math:`|I_{\mathrm{EST}} - t|` instead (the paper's section 3.3);
+* :func:`train_infomax`: ``fit`` with a probe every few steps (the paper's figures 1, 3, 4);
+* :func:`train_adversarial`: an encoder trained to defeat a linear classifier (figure 1c);
+* :func:`flow_encoder`, :func:`mlp_encoder`, :func:`conv_encoder`, :func:`make_critic`: the
+  paper's architectures, sized by arguments so a chapter's quick profile can shrink them.
+
+Example::
+
+    >>> g1, g2 = flow_encoder(num_layers=2, hidden_dims=(32,)), flow_encoder(num_layers=2, hidden_dims=(32,), seed=1)
+    >>> method = InfoMax(g1, g2, make_critic("bilinear", HALF_DIM), "infonce")
+    >>> loss, logs = method(torch.rand(8, 1, 14, 28), torch.rand(8, 1, 14, 28))
+    >>> sorted(logs)
+    ['bound']
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .bounds import BilinearCritic, ConcatCritic, SeparableCritic, infonce_bound, nwj_bound
+from .data import ImageData
+from .evaluate import embeddings, linear_probe
+from .flows import BijectiveEncoder
+from .methods import JointEmbeddingMethod
+from .nets import MLP
+from .train import fit
+from .views import TopBottomViews
+
+__all__ = [
+    "HALF_DIM",
+    "BOUNDS",
+    "ExperimentSizes",
+    "SIZES",
+    "InfoMax",
+    "flow_encoder",
+    "mlp_encoder",
+    "conv_encoder",
+    "make_critic",
+    "probe_accuracy",
+    "heldout_bound",
+    "InfoMaxRun",
+    "train_infomax",
+    "AdversarialRun",
+    "train_adversarial",
+]
+
+#: Pixels in half an MNIST digit: 14 rows of 28.
+HALF_DIM = 14 * 28
+
+#: The two estimators of the paper, by name.
+BOUNDS = {"infonce": infonce_bound, "nwj": nwj_bound}
+
+
+@dataclass(frozen=True)
+class ExperimentSizes:
+    """The sizes of chapter 5's experiments in one profile (the code is the same in both).
+
+    ``full`` is Tschannen et al.'s scale where a GPU allows it (their 21000 steps, batch 128,
+    30 coupling layers of 512-512 MLPs, learning rate 1e-4); ``quick`` shrinks steps and
+    widths so that the whole chapter runs in about a minute on two CPU cores, with a larger
+    learning rate to make up for the fewer steps. The tests run ``SIZES["quick"]``.
+    """
+
+    parts: tuple[int, int, int] = (6000, 2000, 2000)  # pretraining, probe-train, probe-test images
+    batch_size: int = 128
+    probe_C: float = 0.01
+    # Evidence 1: bijective encoders, bilinear critic, InfoNCE and NWJ.
+    flow_layers: int = 30
+    flow_hidden: tuple[int, ...] = (512, 512)
+    steps: int = 21000
+    lr: float = 1e-4
+    evals: int = 21
+    # Evidence 2a: the adversarial encoder (affine coupling layers, as in the paper).
+    adversarial_steps: int = 4000
+    adversarial_warmup: int = 1000
+    adversarial_classifier_steps: int = 10
+    adversarial_lr: float = 1e-3
+    adversarial_encoder_lr: float = 1e-5
+    # Evidence 2b: critics of growing capacity on MLP encoders.
+    critic_batch_size: int = 128
+    critic_hidden: int = 200
+    critic_steps: int = 21000
+    # Evidence 3: ConvNet and MLP encoders trained to the same estimate.
+    conv_channels: int = 64
+    encoder_steps: int = 21000
+    targets: tuple[float, ...] = (2.0, 4.0)
+
+
+#: Chapter 5's two profiles.
+SIZES = {
+    "full": ExperimentSizes(),
+    "quick": ExperimentSizes(
+        flow_layers=4, flow_hidden=(128,), steps=300, lr=1e-3, evals=5,
+        adversarial_steps=150, adversarial_warmup=200, adversarial_classifier_steps=5, adversarial_encoder_lr=1e-3,
+        critic_batch_size=64, critic_hidden=64, critic_steps=400,
+        conv_channels=16, encoder_steps=400, targets=(2.0,),
+    ),
+}
+
+
+# --- the method ------------------------------------------------------------------------------
+
+
+class InfoMax(JointEmbeddingMethod):
+    r"""Two encoders and a critic trained to maximize :math:`I_{\mathrm{EST}}(g_1(x_1); g_2(x_2))`.
+
+    .. math::
+        \mathcal L = -I_{\mathrm{EST}}\big(f(g_1(x_1^{(i)}), g_2(x_2^{(j)}))_{i,j}\big)
+        \quad\text{or, with a target } t,\quad \mathcal L = \big|I_{\mathrm{EST}} - t\big|
+
+    The score matrix of a batch of ``K`` pairs pairs every top half with every bottom half: the
+    diagonal holds the ``K`` true pairs, the rest the negatives. The target form is Tschannen et
+    al.'s section 3.3: encoders trained to the *same* estimate ``t`` can then be compared.
+
+    Args:
+        g1, g2: encoders of the top and bottom halves, ``(N, 1, 14, 28) -> (N, D1)``, ``(N, D2)``.
+        critic: maps ``(z1: (K, D1), z2: (K, D2))`` to the ``(K, K)`` score matrix
+            (:func:`make_critic`).
+        bound: ``"infonce"`` or ``"nwj"`` (:data:`BOUNDS`).
+        target: ``None`` maximizes the bound; a number ``t`` minimizes ``|bound - t|``.
+
+    ``embed(x)`` is :math:`g_1(x)`, the representation the probes evaluate. Every parameter keeps
+    the base learning rate (``fixed_lr``), as the paper trains with a constant one.
+    """
+
+    def __init__(
+        self, g1: nn.Module, g2: nn.Module, critic: nn.Module, bound: str = "infonce", *, target: float | None = None
+    ) -> None:
+        super().__init__(g1)
+        for name, module in (("g2", g2), ("critic", critic)):
+            if not isinstance(module, nn.Module):
+                raise TypeError(f"{name} must be an nn.Module; got {type(module).__name__}")
+        if bound not in BOUNDS:
+            raise ValueError(f"bound must be one of {sorted(BOUNDS)}; got {bound!r}")
+        if target is not None and (isinstance(target, bool) or not isinstance(target, int | float)):
+            raise TypeError(f"target must be a number or None; got {type(target).__name__}")
+        self.g2, self.critic, self.bound_name, self.target = g2, critic, bound, target
+
+    @property
+    def g1(self) -> nn.Module:
+        return self.backbone
+
+    def scores(self, view1: torch.Tensor, view2: torch.Tensor) -> torch.Tensor:
+        """The ``(K, K)`` matrix ``f(g1(x1_i), g2(x2_j))``."""
+        return self.critic(self.backbone(view1), self.g2(view2))
+
+    def estimate(self, view1: torch.Tensor, view2: torch.Tensor) -> torch.Tensor:
+        """The bound on this batch, in nats (0-dim)."""
+        return BOUNDS[self.bound_name](self.scores(view1, view2))
+
+    def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        value = self.estimate(view1, view2)
+        loss = -value if self.target is None else (value - self.target).abs()
+        return loss, {"bound": value.detach()}
+
+    def param_groups(self) -> list[dict]:
+        return [{"params": [p for p in self.parameters() if p.requires_grad], "fixed_lr": True}]
+
+
+# --- the paper's architectures ---------------------------------------------------------------
+
+
+def flow_encoder(
+    num_layers: int = 30,
+    hidden_dims: Sequence[int] = (512, 512),
+    *,
+    affine: bool = False,
+    init_std: float = 1e-4,
+    seed: int = 0,
+) -> nn.Sequential:
+    """A :class:`~jessl_lite.flows.BijectiveEncoder` of a flattened half image: ``(N, 1, 14, 28) -> (N, 392)``.
+
+    Defaults are the paper's: 30 additive coupling layers, MLPs of two hidden layers of 512,
+    weights initialized with std ``1e-4``. ``seed`` picks the layers' permutations.
+    """
+    return nn.Sequential(
+        nn.Flatten(),
+        BijectiveEncoder(HALF_DIM, num_layers, hidden_dims, affine=affine, init_std=init_std, seed=seed),
+    )
+
+
+def mlp_encoder(hidden_dims: Sequence[int] = (300, 300), out_dim: int = 100) -> MLP:
+    """The paper's MLP encoder: ``392 -> 300 -> 300 -> 100`` with ReLU, no normalization."""
+    return MLP(HALF_DIM, list(hidden_dims), out_dim, batchnorm=False)
+
+
+def conv_encoder(channels: int = 64, out_dim: int = 100, kernel_size: int = 5) -> nn.Sequential:
+    """The paper's ConvNet encoder of a ``14 x 28`` half image.
+
+    ``conv(channels, 5x5, stride 2) -> ReLU -> conv(2 channels, 5x5, stride 2) -> ReLU ->
+    LayerNorm over (C, H, W) -> global average pool -> Linear(out_dim)``. The LayerNorm is a
+    ``GroupNorm`` with one group, which normalizes over channels and positions together and
+    keeps a scale and shift per channel, as the paper's layer does.
+    """
+    for name, value in (("channels", channels), ("out_dim", out_dim), ("kernel_size", kernel_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int; got {value!r}")
+    pad = kernel_size // 2
+    return nn.Sequential(
+        nn.Conv2d(1, channels, kernel_size, stride=2, padding=pad),
+        nn.ReLU(),
+        nn.Conv2d(channels, 2 * channels, kernel_size, stride=2, padding=pad),
+        nn.ReLU(),
+        nn.GroupNorm(1, 2 * channels, eps=1e-6),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(2 * channels, out_dim),
+    )
+
+
+def make_critic(kind: str, dim: int, *, hidden_dim: int = 100, embed_dim: int = 100, layers: int = 1) -> nn.Module:
+    r"""One of the paper's critics on two ``dim``-wide representations, from :mod:`jessl_lite.bounds`.
+
+    * ``"bilinear"``: :math:`z_1^\top W z_2` (:class:`~jessl_lite.bounds.BilinearCritic`);
+    * ``"separable"``: :math:`\phi(z_1)^\top \psi(z_2)` with two MLPs of ``layers`` hidden
+      layers of ``hidden_dim`` and output ``embed_dim`` (the paper: 1 layer, 100, 100);
+    * ``"concat"``: an MLP on :math:`[z_1, z_2]` (the paper's "MLP" critic: 1 hidden layer of 200).
+    """
+    if kind == "bilinear":
+        return BilinearCritic(dim, dim)
+    if kind == "separable":
+        return SeparableCritic(dim, dim, hidden_dim=hidden_dim, layers=layers, embed_dim=embed_dim)
+    if kind == "concat":
+        return ConcatCritic(dim, dim, hidden_dim=hidden_dim, layers=layers)
+    raise ValueError(f"kind must be 'bilinear', 'separable' or 'concat'; got {kind!r}")
+
+
+# --- evaluation ------------------------------------------------------------------------------
+
+
+def probe_accuracy(
+    encoder: nn.Module, train: ImageData, test: ImageData, *, C: float = 0.01, scaling: str = "global"
+) -> float:
+    r"""Linear-probe accuracy of ``encoder`` on the top halves: logistic regression on frozen features.
+
+    The encoder sees the top half of every image of ``train`` (to fit a multinomial logistic
+    regression with L2 strength ``1/C``, scikit-learn's lbfgs) and of ``test`` (to score it).
+    Pass ``nn.Flatten()`` as the encoder for the pixel baseline.
+
+    Args:
+        scaling: how features are put on a common scale before the fit.
+            ``"global"`` (default) centres them and divides by one number, their root-mean-square
+            :math:`\sqrt{\tfrac1{ND}\sum_{n,d} (z_{nd} - \bar z_d)^2}`, so the probe sees the
+            representation's own geometry. ``"per_feature"`` standardizes every coordinate
+            (:func:`~jessl_lite.evaluate.linear_probe`), as the paper's min-max scaling does: a
+            coordinate that is constant in pixel space (the always-blank border of a digit) and
+            that a flow shifts by a tiny function of other pixels then becomes a full-size feature.
+            Chapter 5 compares the two.
+
+    scikit-learn runs on one thread: on a small shared CPU, threads fighting over two cores
+    made each fit 10 to 30 times slower in our measurements.
+    """
+    if not isinstance(encoder, nn.Module):
+        raise TypeError(f"encoder must be an nn.Module; got {type(encoder).__name__}")
+    for name, data in (("train", train), ("test", test)):
+        if not isinstance(data, ImageData):
+            raise TypeError(f"{name} must be an ImageData; got {type(data).__name__}")
+    if scaling not in ("global", "per_feature"):
+        raise ValueError(f"scaling must be 'global' or 'per_feature'; got {scaling!r}")
+    if isinstance(C, bool) or not isinstance(C, int | float) or not C > 0:
+        raise ValueError(f"C must be a positive number; got {C!r}")
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    views = TopBottomViews()
+    device = next(encoder.parameters(), torch.empty(0, device=train.device)).device
+    z_train = embeddings(encoder, train.images.to(device), views.prepare).double().cpu()
+    z_test = embeddings(encoder, test.images.to(device), views.prepare).double().cpu()
+    with threadpool_limits(limits=1):
+        if scaling == "per_feature":
+            return linear_probe(z_train, train.labels, z_test, test.labels, C=C)
+        mean = z_train.mean(dim=0)
+        scale = float((z_train - mean).pow(2).mean().sqrt()) or 1.0
+        model = LogisticRegression(C=C, max_iter=1000)
+        model.fit(((z_train - mean) / scale).numpy(), train.labels.cpu().numpy())
+        return float(model.score(((z_test - mean) / scale).numpy(), test.labels.cpu().numpy()))
+
+
+@torch.no_grad()
+def heldout_bound(method: InfoMax, data: ImageData, batch_size: int) -> float:
+    """The method's bound averaged over the full batches of ``batch_size`` pairs of ``data``, in nats.
+
+    Batches are consecutive (``data`` is already in a random order after
+    :meth:`~jessl_lite.data.ImageData.split`); ``K`` matters because InfoNCE is capped at ``log K``.
+    """
+    if not isinstance(batch_size, int) or not 2 <= batch_size <= len(data):
+        raise ValueError(f"batch_size must be an int in [2, {len(data)}]; got {batch_size!r}")
+    views = TopBottomViews()
+    device = next(method.parameters()).device
+    mode = method.training
+    method.eval()
+    try:
+        values = []
+        for start in range(0, len(data) - batch_size + 1, batch_size):
+            top, bottom = views(data.images[start : start + batch_size].to(device))
+            values.append(float(method.estimate(top, bottom)))
+    finally:
+        method.train(mode)
+    return sum(values) / len(values)
+
+
+# --- training with probes --------------------------------------------------------------------
+
+
+@dataclass
+class InfoMaxRun:
+    """What :func:`train_infomax` returns.
+
+    Attributes:
+        eval_steps: steps at which the probe ran (``0`` is before training).
+        accuracy: probe accuracy at each of ``eval_steps``.
+        heldout: the bound on held-out pairs at each of ``eval_steps`` (nats).
+        bound: ``(steps,)`` float64, the bound on each training batch (nats).
+        seconds: wall time of the whole call, probes included.
+    """
+
+    eval_steps: list[int] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    heldout: list[float] = field(default_factory=list)
+    bound: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.float64))
+    seconds: float = 0.0
+
+
+def train_infomax(
+    method: InfoMax,
+    pretrain: ImageData,
+    probe_train: ImageData,
+    probe_test: ImageData,
+    *,
+    steps: int,
+    batch_size: int = 128,
+    lr: float = 1e-4,
+    evals: int = 5,
+    seed: int = 0,
+    probe_C: float = 0.01,
+    progress: bool = False,
+) -> InfoMaxRun:
+    """Train ``method`` with :func:`~jessl_lite.train.fit` (Adam, constant ``lr``) and probe it ``evals`` times.
+
+    The probe (:func:`probe_accuracy`) and the held-out bound (:func:`heldout_bound` on
+    ``probe_test``, batches of ``batch_size``) run before training and every ``steps // evals``
+    steps. Tschannen et al. train for 21000 steps at batch 128 and ``lr = 1e-4``.
+
+    Args:
+        method: an :class:`InfoMax`; it is trained in place on ``pretrain``'s device.
+        pretrain: unlabelled training images; probe_train, probe_test: the probe's labelled sets.
+        steps, batch_size, lr, seed: as :func:`~jessl_lite.train.fit`. evals: probes after step 0.
+        probe_C: the probe's inverse L2 strength. progress: show ``fit``'s progress bar.
+    """
+    if not isinstance(method, InfoMax):
+        raise TypeError(f"method must be an InfoMax; got {type(method).__name__}")
+    if not isinstance(evals, int) or not 1 <= evals <= steps:
+        raise ValueError(f"evals must be an int in [1, steps]; got {evals!r}")
+    start = time.perf_counter()
+    run = InfoMaxRun()
+
+    def evaluate(step: int) -> None:
+        run.eval_steps.append(step)
+        run.accuracy.append(probe_accuracy(method.g1, probe_train, probe_test, C=probe_C))
+        run.heldout.append(heldout_bound(method, probe_test, batch_size))
+
+    method.to(pretrain.device)
+    evaluate(0)
+    every = steps // evals
+    result = fit(
+        method, pretrain, TopBottomViews(), steps=steps, batch_size=batch_size, optimizer="adamw", lr=lr,
+        weight_decay=0.0, seed=seed, precision="fp32", log_every=every, progress=progress,
+        callback=lambda step, logs: evaluate(step) if step % every == 0 else None,
+    )
+    if run.eval_steps[-1] != steps:
+        evaluate(steps)
+    run.bound = torch.tensor([h["bound"] for h in result.history], dtype=torch.float64)
+    run.seconds = time.perf_counter() - start
+    return run
+
+
+# --- the adversarial encoder -----------------------------------------------------------------
+
+
+@dataclass
+class AdversarialRun:
+    """What :func:`train_adversarial` returns.
+
+    Attributes:
+        eval_steps: encoder steps at which the probe ran (``0`` is after the classifier's warm-up).
+        accuracy: probe accuracy (a fresh logistic regression) at each of ``eval_steps``.
+        classifier_loss, encoder_loss: ``(steps,)`` float64, the adversary's cross-entropy with the
+            true labels and the encoder's cross-entropy with uniform labels, per encoder step.
+        seconds: wall time.
+    """
+
+    eval_steps: list[int] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    classifier_loss: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.float64))
+    encoder_loss: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.float64))
+    seconds: float = 0.0
+
+
+def train_adversarial(
+    encoder: nn.Module,
+    pretrain: ImageData,
+    probe_train: ImageData,
+    probe_test: ImageData,
+    *,
+    steps: int,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    encoder_lr: float | None = None,
+    classifier_steps: int = 10,
+    warmup_steps: int = 1000,
+    evals: int = 5,
+    seed: int = 0,
+    probe_C: float = 0.01,
+) -> AdversarialRun:
+    r"""Train ``encoder`` against a linear classifier, as Tschannen et al.'s figure 1c.
+
+    A linear classifier :math:`h(z) = Wz + b` on :math:`z = g(x_1)` learns the labels
+    (cross-entropy, Adam at ``lr``); the encoder learns to make its predictions uniform,
+
+    .. math::
+        \mathcal L_g = \mathbb E\Big[-\tfrac{1}{C} \textstyle\sum_{c=1}^{C}
+        \log \operatorname{softmax}\big(h(g(x_1))\big)_c\Big],
+
+    with Adam at ``encoder_lr`` (the paper: ``lr / 100``). The classifier first trains alone for
+    ``warmup_steps`` steps, then takes ``classifier_steps`` steps per encoder step. A bijective
+    ``g`` keeps :math:`I(g(x_1); x_2) = I(x_1; x_2)` throughout; the probe shows what happens to
+    linear separability. The paper: 4000 encoder steps, batch 128, ``lr = 1e-3``, 30 affine
+    coupling layers. Batches come from ``pretrain`` (with its labels) in an order fixed by ``seed``.
+    """
+    if not isinstance(encoder, nn.Module):
+        raise TypeError(f"encoder must be an nn.Module; got {type(encoder).__name__}")
+    for name, value in (("steps", steps), ("classifier_steps", classifier_steps), ("evals", evals)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int; got {value!r}")
+    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be an int >= 0; got {warmup_steps!r}")
+    if not isinstance(batch_size, int) or not 1 <= batch_size <= len(pretrain):
+        raise ValueError(f"batch_size must be an int in [1, {len(pretrain)}]; got {batch_size!r}")
+    start = time.perf_counter()
+    device = pretrain.device
+    encoder.to(device).train()
+    views = TopBottomViews()
+    with torch.no_grad():
+        width = encoder(views.prepare(pretrain.images[:2])).shape[1]
+    classes = len(pretrain.classes)
+    classifier = nn.Linear(width, classes).to(device)
+    opt_c = torch.optim.Adam(classifier.parameters(), lr=lr)
+    opt_e = torch.optim.Adam(encoder.parameters(), lr=lr / 100 if encoder_lr is None else encoder_lr)
+    generator = torch.Generator().manual_seed(seed)
+    run = AdversarialRun()
+    c_losses, e_losses = [], []
+
+    def batch() -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.randint(len(pretrain), (batch_size,), generator=generator).to(device)
+        return views.prepare(pretrain.images[index]), pretrain.labels[index]
+
+    def classifier_step() -> float:
+        x, y = batch()
+        with torch.no_grad():
+            z = encoder(x)
+        loss = F.cross_entropy(classifier(z), y)
+        opt_c.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_c.step()
+        return float(loss.detach())
+
+    for _ in range(warmup_steps):
+        classifier_step()
+    every = max(steps // evals, 1)
+    for step in range(steps):
+        if step % every == 0:
+            run.eval_steps.append(step)
+            run.accuracy.append(probe_accuracy(encoder, probe_train, probe_test, C=probe_C))
+        for _ in range(classifier_steps):
+            c_loss = classifier_step()
+        x, _ = batch()
+        # Cross-entropy with the uniform distribution over classes: minimal when h(g(x)) is flat.
+        e_loss = -F.log_softmax(classifier(encoder(x)), dim=1).mean(dim=1).mean()
+        opt_e.zero_grad(set_to_none=True)
+        e_loss.backward()
+        opt_e.step()
+        c_losses.append(c_loss)
+        e_losses.append(float(e_loss.detach()))
+    run.eval_steps.append(steps)
+    run.accuracy.append(probe_accuracy(encoder, probe_train, probe_test, C=probe_C))
+    run.classifier_loss = torch.tensor(c_losses, dtype=torch.float64)
+    run.encoder_loss = torch.tensor(e_losses, dtype=torch.float64)
+    run.seconds = time.perf_counter() - start
+    return run

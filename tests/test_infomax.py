@@ -1,0 +1,226 @@
+"""Chapter 5's MI maximization between image halves: the method, the probe, and the quick-profile claims."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from jessl_lite.bounds import infonce_bound, nwj_bound
+from jessl_lite.data import ImageData, load_mnist
+from jessl_lite.infomax import (
+    HALF_DIM,
+    SIZES,
+    InfoMax,
+    conv_encoder,
+    flow_encoder,
+    heldout_bound,
+    make_critic,
+    mlp_encoder,
+    probe_accuracy,
+    train_adversarial,
+    train_infomax,
+)
+from jessl_lite.views import TopBottomViews
+
+
+@pytest.fixture
+def one_thread():
+    """The chapter runs on one thread on CPUs; its seeds' numbers are those of one thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def parts():
+    """The chapter's data: MNIST's test split cut into pretraining, probe-train and probe-test parts."""
+    return load_mnist("test").split(list(SIZES["quick"].parts), seed=0)
+
+
+def small_method(bound: str = "infonce", target: float | None = None) -> InfoMax:
+    torch.manual_seed(0)
+    return InfoMax(
+        flow_encoder(2, (16,), init_std=0.05, seed=0),
+        flow_encoder(2, (16,), init_std=0.05, seed=1),
+        make_critic("bilinear", HALF_DIM),
+        bound,
+        target=target,
+    )
+
+
+# --- the method --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bound, reference", [("infonce", infonce_bound), ("nwj", nwj_bound)])
+def test_loss_is_the_negative_bound_of_the_score_matrix(bound, reference):
+    method = small_method(bound)
+    x1, x2 = torch.rand(16, 1, 14, 28), torch.rand(16, 1, 14, 28)
+    loss, logs = method(x1, x2)
+    scores = method.critic(method.g1(x1), method.g2(x2))
+    assert scores.shape == (16, 16)
+    torch.testing.assert_close(loss, -reference(scores))
+    torch.testing.assert_close(logs["bound"], reference(scores).detach())
+
+
+def test_a_target_turns_the_loss_into_a_distance_to_it():
+    method = small_method("infonce", target=3.0)
+    x1, x2 = torch.rand(16, 1, 14, 28), torch.rand(16, 1, 14, 28)
+    loss, logs = method(x1, x2)
+    assert float(loss.detach()) == pytest.approx(abs(float(logs["bound"]) - 3.0), abs=1e-6)
+
+
+def test_every_parameter_keeps_the_base_learning_rate():
+    groups = small_method().param_groups()
+    assert all(group["fixed_lr"] for group in groups)
+    assert sum(p.numel() for g in groups for p in g["params"]) == sum(p.numel() for p in small_method().parameters())
+
+
+def test_the_paper_convnet_normalizes_like_a_layer_norm_over_channels_and_positions():
+    torch.manual_seed(0)
+    net = conv_encoder(8, 100)
+    x = torch.rand(5, 1, 14, 28)
+    features = net[:4](x)  # the two convolutions and their ReLUs
+    expected = F.layer_norm(features, features.shape[1:], eps=1e-6)
+    torch.testing.assert_close(net[4](features), expected, rtol=1e-5, atol=1e-5)
+    assert net(x).shape == (5, 100)
+    assert mlp_encoder()(x).shape == (5, 100)
+
+
+def test_flow_encoder_maps_a_half_image_bijectively():
+    g = flow_encoder(3, (16,), init_std=0.05)
+    x = torch.rand(4, 1, 14, 28)
+    z = g(x)
+    assert z.shape == (4, HALF_DIM)
+    torch.testing.assert_close(g[1].inverse(z), x.flatten(1), rtol=0, atol=1e-5)
+
+
+def test_bad_arguments_name_themselves():
+    with pytest.raises(ValueError, match="bound"):
+        InfoMax(nn.Flatten(), nn.Flatten(), make_critic("bilinear", 4), "dv")
+    with pytest.raises(TypeError, match="critic"):
+        InfoMax(nn.Flatten(), nn.Flatten(), lambda a, b: a @ b.T)
+    with pytest.raises(TypeError, match="target"):
+        InfoMax(nn.Flatten(), nn.Flatten(), make_critic("bilinear", 4), target="high")
+    with pytest.raises(ValueError, match="kind"):
+        make_critic("cosine", 4)
+    with pytest.raises(ValueError, match="channels"):
+        conv_encoder(0)
+
+
+# --- evaluation --------------------------------------------------------------------------------
+
+
+def test_heldout_bound_averages_full_batches_and_respects_log_k(parts, one_thread):
+    _, _, probe_test = parts
+    method = small_method()
+    top, bottom = TopBottomViews()(probe_test.images[:64])
+    with torch.no_grad():
+        first = float(infonce_bound(method.scores(top[:32], bottom[:32])))
+        second = float(infonce_bound(method.scores(top[32:], bottom[32:])))
+    value = heldout_bound(method, probe_test.subset(list(range(64))), 32)
+    assert value == pytest.approx((first + second) / 2, abs=1e-6)
+    assert heldout_bound(method, probe_test, 8) <= math.log(8)
+    with pytest.raises(ValueError, match="batch_size"):
+        heldout_bound(method, probe_test, 1)
+
+
+def test_global_probe_ignores_the_scale_of_the_features(parts):
+    _, probe_train, probe_test = parts
+    small_train, small_test = probe_train.subset(list(range(500))), probe_test.subset(list(range(500)))
+
+    class Scaled(nn.Module):
+        def forward(self, x):
+            return 1000.0 * x.flatten(1)
+
+    pixels = probe_accuracy(nn.Flatten(), small_train, small_test)
+    assert probe_accuracy(Scaled(), small_train, small_test) == pytest.approx(pixels, abs=2e-3)
+    assert 0.5 < pixels < 0.95
+    with pytest.raises(ValueError, match="scaling"):
+        probe_accuracy(nn.Flatten(), small_train, small_test, scaling="minmax")
+    with pytest.raises(TypeError, match="train"):
+        probe_accuracy(nn.Flatten(), small_train.images, small_test)
+
+
+def test_probe_agrees_with_an_independent_logistic_regression(parts):
+    from sklearn.linear_model import LogisticRegression
+
+    _, probe_train, probe_test = parts
+    train, test = probe_train.subset(list(range(600))), probe_test.subset(list(range(600)))
+    views = TopBottomViews()
+    a = views.prepare(train.images).flatten(1).double().numpy()
+    b = views.prepare(test.images).flatten(1).double().numpy()
+    mean = a.mean(axis=0)
+    scale = ((a - mean) ** 2).mean() ** 0.5
+    model = LogisticRegression(C=0.01, max_iter=1000).fit((a - mean) / scale, train.labels.numpy())
+    expected = model.score((b - mean) / scale, test.labels.numpy())
+    assert probe_accuracy(nn.Flatten(), train, test, C=0.01) == pytest.approx(expected, abs=1e-12)
+
+
+# --- the chapter's claims, in the quick profile, with its seeds ------------------------------------
+
+
+def test_evidence_1_probe_accuracy_rises_while_the_encoder_stays_bijective(parts, one_thread):
+    """Chapter 5, Evidence 1: +1.5 points or more of linear accuracy at a fixed MI."""
+    sizes = SIZES["quick"]
+    pretrain, probe_train, probe_test = parts
+    torch.manual_seed(0)
+    method = InfoMax(
+        flow_encoder(sizes.flow_layers, sizes.flow_hidden, seed=0),
+        flow_encoder(sizes.flow_layers, sizes.flow_hidden, seed=1),
+        make_critic("bilinear", HALF_DIM),
+        "infonce",
+    )
+    run = train_infomax(
+        method, pretrain, probe_train, probe_test, steps=sizes.steps, batch_size=sizes.batch_size,
+        lr=sizes.lr, evals=sizes.evals, probe_C=sizes.probe_C,
+    )
+    pixel = probe_accuracy(nn.Flatten(), probe_train, probe_test, C=sizes.probe_C)
+    assert run.eval_steps == [0, 60, 120, 180, 240, 300]
+    assert run.bound.shape == (sizes.steps,)
+    assert run.accuracy[0] == pytest.approx(pixel, abs=2e-3), "the paper's init is the identity"
+    assert run.accuracy[-1] - run.accuracy[0] >= 0.015
+    # The estimate rose well above 0 and above the label's entropy log 10, below log K.
+    assert math.log(10) < run.heldout[-1] < math.log(sizes.batch_size)
+    flow = method.g1[1]
+    x = TopBottomViews().prepare(probe_test.images).flatten(1)
+    with torch.no_grad():
+        assert float((flow.inverse(flow(x)) - x).abs().max()) < 1e-4
+        assert torch.equal(flow.log_det_jacobian(x), torch.zeros(len(x)))
+
+
+def test_evidence_2_the_adversarial_encoder_falls_below_the_pixel_baseline(parts, one_thread):
+    """Chapter 5, Evidence 2: the bijective adversarial encoder ends 4 points or more below pixels."""
+    sizes = SIZES["quick"]
+    pretrain, probe_train, probe_test = parts
+    torch.manual_seed(0)
+    encoder = flow_encoder(sizes.flow_layers, sizes.flow_hidden, affine=True, seed=0)
+    run = train_adversarial(
+        encoder, pretrain, probe_train, probe_test, steps=sizes.adversarial_steps,
+        batch_size=sizes.batch_size, lr=sizes.adversarial_lr, encoder_lr=sizes.adversarial_encoder_lr,
+        classifier_steps=sizes.adversarial_classifier_steps, warmup_steps=sizes.adversarial_warmup,
+        evals=sizes.evals, probe_C=sizes.probe_C,
+    )
+    pixel = probe_accuracy(nn.Flatten(), probe_train, probe_test, C=sizes.probe_C)
+    assert run.accuracy[0] == pytest.approx(pixel, abs=2e-3)
+    assert run.accuracy[-1] <= pixel - 0.04
+    assert run.classifier_loss.shape == run.encoder_loss.shape == (sizes.adversarial_steps,)
+    flow = encoder[1]
+    x = TopBottomViews().prepare(probe_test.images).flatten(1)
+    with torch.no_grad():
+        assert float((flow.inverse(flow(x)) - x).abs().max()) < 1e-3
+
+
+def test_adversarial_arguments_are_checked(parts):
+    pretrain, probe_train, probe_test = parts
+    with pytest.raises(ValueError, match="steps"):
+        train_adversarial(flow_encoder(1, (4,)), pretrain, probe_train, probe_test, steps=0)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        train_adversarial(flow_encoder(1, (4,)), pretrain, probe_train, probe_test, steps=1, warmup_steps=-1)
+    with pytest.raises(TypeError, match="method"):
+        train_infomax(nn.Flatten(), pretrain, probe_train, probe_test, steps=1)
+    assert isinstance(pretrain, ImageData)
