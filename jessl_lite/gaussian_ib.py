@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import info
+from . import info, losses
 
 __all__ = [
     "GaussianViews",
@@ -190,7 +190,9 @@ def cross_correlation(z1, z2, *, eps: float = 1e-12) -> torch.Tensor:
 
     where :math:`\tilde z` is each feature standardized over the batch (mean 0, biased variance 1,
     as the official code's ``BatchNorm1d(affine=False)`` does); so :math:`\mathcal C_{ij}` is the
-    sample Pearson correlation of feature i of view 1 with feature j of view 2.
+    sample Pearson correlation of feature i of view 1 with feature j of view 2. This is
+    :func:`jessl_lite.losses.cross_correlation`, the function Barlow Twins trains with, applied in
+    float64 to any array-like with a tiny default ``eps``.
 
     Args:
         z1, z2: (N, D) embeddings of two views of the same N images, row by row.
@@ -203,12 +205,8 @@ def cross_correlation(z1, z2, *, eps: float = 1e-12) -> torch.Tensor:
     b = _samples(z2, "z2")
     if a.shape != b.shape:
         raise ValueError(f"z2 must have the shape of z1 {tuple(a.shape)}; got {tuple(b.shape)}")
-
-    def standardize(z: torch.Tensor) -> torch.Tensor:
-        centered = z - z.mean(0, keepdim=True)
-        return centered / torch.sqrt(centered.pow(2).mean(0, keepdim=True) + eps)
-
-    return standardize(a).T @ standardize(b) / a.shape[0]
+    # The one implementation of Barlow Twins' matrix is the loss's (chapter 3), here in float64.
+    return losses.cross_correlation(a, b, eps)
 
 
 def barlow_twins_terms(c) -> tuple[torch.Tensor, torch.Tensor]:
@@ -218,17 +216,14 @@ def barlow_twins_terms(c) -> tuple[torch.Tensor, torch.Tensor]:
               \text{redundancy} = \sum_{i \ne j} \mathcal C_{ij}^2
 
     The loss is ``invariance + lambd * redundancy`` with :math:`\lambda = 5\cdot10^{-3}` in the
-    paper (Zbontar et al. 2021, eq. 1).
+    paper (Zbontar et al. 2021, eq. 1). This is :func:`jessl_lite.losses.barlow_twins_terms` for
+    any array-like, in float64.
 
     Args:
         c: (D, D) cross-correlation matrix, from :func:`cross_correlation` or
             :meth:`GaussianViews.cross_correlation`.
     """
-    matrix = info._as_float64(c, "c")
-    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
-        raise ValueError(f"c must be a square (D, D) matrix; got shape {tuple(matrix.shape)}")
-    diagonal = matrix.diagonal()
-    return ((1 - diagonal) ** 2).sum(), (matrix**2).sum() - (diagonal**2).sum()
+    return losses.barlow_twins_terms(info._as_float64(c, "c"))
 
 
 def _samples(z, name: str) -> torch.Tensor:

@@ -1,22 +1,51 @@
-"""The loss functions of joint-embedding methods, as plain functions of tensors.
+r"""The loss functions of joint-embedding methods, as plain functions of tensors.
 
-Each takes the embeddings of a batch (rows are samples) and returns a 0-dim tensor; the
-methods in :mod:`jessl_lite.methods` decide which branch is detached. Chapter 3 sets them side
-by side; chapter 4 studies the negative cosine of SimSiam and BYOL.
+Each takes the embeddings (or prototype scores) of a batch, rows being samples, and returns a
+0-dim tensor; the methods in :mod:`jessl_lite.methods` decide which branch is detached and
+gather the global batch under data-parallel training. Chapter 3 sets them side by side,
+chapter 4 studies the negative cosine of SimSiam and BYOL. Every loss computes in float32 (or
+float64 when given float64, for ``gradcheck``), also inside a mixed-precision autocast region.
+
+=================================  ======================================  ===================================
+loss                               method (paper)                          value at collapse
+=================================  ======================================  ===================================
+:func:`nt_xent_loss`               SimCLR (Chen et al. 2020)               :math:`\log(2N - 1)`
+:func:`swav_loss`                  SwAV (Caron et al. 2020)                :math:`\log K` for uniform scores
+:func:`normalized_mse`             BYOL (Grill et al. 2020)                0 (blind to collapse)
+:func:`negative_cosine_similarity` SimSiam (Chen & He 2021)                -1 (blind to collapse)
+:func:`barlow_twins_loss`          Barlow Twins (Zbontar et al. 2021)      :math:`D`
+:func:`vicreg_loss`                VICReg (Bardes et al. 2022)             :math:`25 (1 - \sqrt{10^{-4}}) = 24.75`
+=================================  ======================================  ===================================
 
 Example::
 
-    >>> p, z = torch.randn(8, 16), torch.randn(8, 16)
-    >>> bool(negative_cosine_similarity(p, p) == -1)
+    >>> z = torch.ones(8, 16)                     # a collapsed batch: every embedding equal
+    >>> round(float(nt_xent_loss(z, z)), 4) == round(math.log(15), 4)
     True
+    >>> float(barlow_twins_loss(z, z))            # C = 0: the D diagonal terms each cost 1
+    16.0
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
+
 import torch
 import torch.nn.functional as F
 
-__all__ = ["negative_cosine_similarity"]
+__all__ = [
+    "negative_cosine_similarity",
+    "normalized_mse",
+    "nt_xent_loss",
+    "sinkhorn_knopp",
+    "swav_loss",
+    "cross_correlation",
+    "barlow_twins_terms",
+    "barlow_twins_loss",
+    "vicreg_terms",
+    "vicreg_loss",
+]
 
 
 def negative_cosine_similarity(p: torch.Tensor, z: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -38,5 +67,327 @@ def negative_cosine_similarity(p: torch.Tensor, z: torch.Tensor, eps: float = 1e
     if p.dim() != 2 or p.shape != z.shape:
         raise ValueError(f"p and z must both have shape (N, D); got {tuple(p.shape)} and {tuple(z.shape)}")
     # Cosine in float32 even under autocast: bf16 norms of 2048-wide vectors lose digits.
-    p, z = p.float(), z.float()
+    p, z = _full_precision(p), _full_precision(z)
     return -(F.normalize(p, dim=1, eps=eps) * F.normalize(z, dim=1, eps=eps)).sum(dim=1).mean()
+
+
+def normalized_mse(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    r"""BYOL's loss (Grill et al. 2020, eq. 2): the mean squared distance of L2-normalised rows.
+
+    .. math:: \mathcal L(p, z) = \frac1N \sum_{i=1}^N \Big\lVert \frac{p_i}{\lVert p_i\rVert}
+              - \frac{z_i}{\lVert z_i\rVert} \Big\rVert_2^2
+              = \frac1N \sum_{i=1}^N \big(2 - 2\cos(p_i, z_i)\big)
+
+    It lies in [0, 4]: 0 when each prediction points along its target, 2 for orthogonal pairs.
+    BYOL symmetrises it, :math:`\mathcal L(p_1, \mathrm{sg}(z'_2)) + \mathcal L(p_2, \mathrm{sg}(z'_1))`
+    with :math:`z'` from the EMA target; a constant output with ``p = z`` scores 0, so the loss
+    itself cannot see collapse (chapter 4).
+
+    Args:
+        p: ``(N, D)`` predictions. z: ``(N, D)`` targets (detach them for BYOL's stop-gradient).
+
+    Example::
+
+        >>> float(normalized_mse(torch.eye(3), 5 * torch.eye(3)))           # aligned pairs
+        0.0
+        >>> float(normalized_mse(torch.eye(3), torch.eye(3).roll(1, dims=1)))  # orthogonal pairs
+        2.0
+    """
+    _check_pair(p, z, "p", "z")
+    return 2 + 2 * negative_cosine_similarity(p, z)
+
+
+def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
+    r"""SimCLR's NT-Xent loss (Chen et al. 2020, eq. 1): InfoNCE over the 2N views of a batch.
+
+    With :math:`u_1..u_{2N}` the L2-normalised rows of ``z1`` and ``z2`` stacked, and
+    :math:`k(i)` the other view of sample ``i``,
+
+    .. math:: \mathcal L = \frac{1}{2N} \sum_{i=1}^{2N}
+              -\log \frac{\exp(u_i \cdot u_{k(i)} / \tau)}{\sum_{j \ne i} \exp(u_i \cdot u_j / \tau)} .
+
+    Each anchor sees its positive and the :math:`2N - 2` other views: a softmax over
+    :math:`K = 2N - 1` candidates, so :math:`\log(2N-1) - \mathcal L` is an InfoNCE lower bound
+    on the mutual information of the two views' embeddings (chapter 2), never above
+    :math:`\log(2N-1)`. A collapsed batch (all rows equal) gives :math:`\mathcal L = \log(2N-1)`.
+
+    Args:
+        z1, z2: ``(N, D)`` embeddings of the two views, row ``i`` of each from image ``i``.
+        temperature: :math:`\tau > 0`; 0.5 is SimCLR's CIFAR-10 value, 0.1 its ImageNet value
+            at batch 4096.
+
+    Example::
+
+        >>> u = torch.eye(4)                      # orthogonal samples, identical views
+        >>> round(float(nt_xent_loss(u, u, 0.5)), 4) == round(math.log(1 + 6 * math.exp(-2)), 4)
+        True
+    """
+    _check_pair(z1, z2, "z1", "z2")
+    _check_positive(temperature, "temperature")
+    n = z1.shape[0]
+    with _no_autocast(z1):
+        u = F.normalize(_full_precision(torch.cat([z1, z2])), dim=1)
+        logits = u @ u.T / temperature
+        # A view is not its own candidate: -inf on the diagonal removes it from the softmax.
+        self_pairs = torch.eye(2 * n, dtype=torch.bool, device=u.device)
+        logits = logits.masked_fill(self_pairs, float("-inf"))
+        positives = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(u.device)
+        return F.cross_entropy(logits, positives)
+
+
+@torch.no_grad()
+def sinkhorn_knopp(scores: torch.Tensor, epsilon: float = 0.05, iterations: int = 3) -> torch.Tensor:
+    r"""SwAV's codes: soft assignments of ``B`` samples to ``K`` prototypes with equal shares (Caron et al. 2020).
+
+    The codes :math:`Q` maximise :math:`\operatorname{Tr}(Q^\top S) + \epsilon H(Q)` over the
+    transportation polytope where every prototype receives :math:`B/K` samples' worth of mass and
+    every sample gives away 1 (equipartition). Sinkhorn-Knopp (Cuturi 2013) approximates it by
+    alternately normalising the rows and columns of :math:`\exp(S / \epsilon)`, starting with the
+    prototypes and ending with the samples, as in SwAV's code:
+
+    .. math:: Q \leftarrow \exp(S^\top/\epsilon) / \textstyle\sum;\quad
+              \text{repeat: } Q_{k\cdot} \leftarrow \frac{Q_{k\cdot}}{K \sum_b Q_{kb}},\
+              Q_{\cdot b} \leftarrow \frac{Q_{\cdot b}}{B \sum_k Q_{kb}};\quad \text{return } B\,Q^\top .
+
+    Each returned row sums to 1; the column sums approach :math:`B/K` as ``iterations`` grows.
+    No gradient flows through the codes (they are targets). Under data-parallel training pass
+    the scores of the *global* batch.
+
+    Args:
+        scores: ``(B, K)`` similarities of L2-normalised embeddings to L2-normalised prototypes.
+        epsilon: entropy weight (0.05 in the paper); smaller gives harder assignments.
+        iterations: Sinkhorn iterations (3 in the paper).
+
+    Returns:
+        ``(B, K)`` codes, float32 (or float64 for float64 scores).
+    """
+    _check_matrix(scores, "scores")
+    _check_positive(epsilon, "epsilon")
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+        raise ValueError(f"iterations must be a positive int; got {iterations!r}")
+    s = _full_precision(scores)
+    # Subtracting the maximum changes Q by one factor, which the first normalisation removes:
+    # it only keeps exp from overflowing.
+    q = torch.exp((s - s.max()) / epsilon).T
+    q = q / q.sum()
+    num_prototypes, batch = q.shape
+    for _ in range(iterations):
+        q = q / q.sum(dim=1, keepdim=True) / num_prototypes
+        q = q / q.sum(dim=0, keepdim=True) / batch
+    return (q * batch).T
+
+
+def swav_loss(
+    scores1: torch.Tensor,
+    scores2: torch.Tensor,
+    *,
+    temperature: float = 0.1,
+    epsilon: float = 0.05,
+    iterations: int = 3,
+    queue_scores1: torch.Tensor | None = None,
+    queue_scores2: torch.Tensor | None = None,
+) -> torch.Tensor:
+    r"""SwAV's swapped prediction (Caron et al. 2020, eq. 1): each view predicts the other's code.
+
+    .. math:: \mathcal L = -\frac{1}{2B} \sum_{b=1}^B \sum_{k=1}^K
+              \Big( q^{(2)}_{bk} \log \operatorname{softmax}_k\big(s^{(1)}_b / \tau\big)
+              + q^{(1)}_{bk} \log \operatorname{softmax}_k\big(s^{(2)}_b / \tau\big) \Big)
+
+    with codes :math:`q^{(v)} =` :func:`sinkhorn_knopp` of :math:`s^{(v)}` (no gradient). Uniform
+    scores (a collapsed encoder, or prototypes all alike) give :math:`\mathcal L = \log K`,
+    whatever the codes. The gradient with respect to :math:`s^{(1)}_b` is
+    :math:`(\operatorname{softmax}(s^{(1)}_b/\tau) - q^{(2)}_b) / (2B\tau)`.
+
+    Args:
+        scores1, scores2: ``(B, K)`` scores of the two views against the prototypes.
+        temperature: :math:`\tau` of the softmax (0.1).
+        epsilon, iterations: Sinkhorn-Knopp's (0.05, 3).
+        queue_scores1, queue_scores2: optional ``(L, K)`` scores of earlier batches' embeddings
+            (SwAV's queue for small batches): they join the Sinkhorn problem of their view, so
+            equipartition is imposed over ``L + B`` samples, and only the batch's codes are used.
+    """
+    _check_pair(scores1, scores2, "scores1", "scores2")
+    _check_positive(temperature, "temperature")
+    with _no_autocast(scores1):
+        codes = []
+        views = ((scores1, queue_scores1, "queue_scores1"), (scores2, queue_scores2, "queue_scores2"))
+        for scores, queue, name in views:
+            if queue is not None:
+                _check_matrix(queue, name)
+                if queue.shape[1] != scores.shape[1]:
+                    raise ValueError(f"{name} must have K = {scores.shape[1]} columns; got {tuple(queue.shape)}")
+                scores = torch.cat([queue.to(scores.dtype), scores.detach()])
+            codes.append(sinkhorn_knopp(scores, epsilon, iterations)[-scores1.shape[0] :])
+        log_p1 = F.log_softmax(_full_precision(scores1) / temperature, dim=1)
+        log_p2 = F.log_softmax(_full_precision(scores2) / temperature, dim=1)
+        return -0.5 * ((codes[1] * log_p1).sum(dim=1).mean() + (codes[0] * log_p2).sum(dim=1).mean())
+
+
+def cross_correlation(z1: torch.Tensor, z2: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    r"""Barlow Twins' cross-correlation matrix (Zbontar et al. 2021, eq. 2).
+
+    .. math:: \mathcal C_{ij} = \frac1N \sum_{b=1}^{N} \tilde z^{(1)}_{b,i}\, \tilde z^{(2)}_{b,j},
+              \qquad \tilde z_{b,i} = \frac{z_{b,i} - \bar z_i}{\sqrt{\sigma_i^2 + \epsilon}}
+
+    Each view is standardised along the batch **separately**, with the biased variance
+    :math:`\sigma_i^2 = \frac1N \sum_b (z_{b,i} - \bar z_i)^2`, as the paper's
+    ``BatchNorm1d(affine=False)`` does; so :math:`\mathcal C_{ij}` is the sample Pearson
+    correlation of feature ``i`` of view 1 with feature ``j`` of view 2 (up to ``eps``), and it
+    does not change under a per-feature affine map :math:`z_{\cdot i} \mapsto a_i z_{\cdot i} + c_i`
+    (:math:`a_i > 0`) of either view. A constant feature standardises to 0.
+
+    Args:
+        z1, z2: ``(N, D)`` embeddings of two views of the same N images, row by row (the global
+            batch under data-parallel training).
+        eps: added to each variance (BatchNorm's default 1e-5).
+
+    Returns:
+        ``(D, D)`` matrix.
+    """
+    _check_pair(z1, z2, "z1", "z2")
+    _check_positive(eps, "eps", allow_zero=True)
+    with _no_autocast(z1):
+
+        def standardize(z: torch.Tensor) -> torch.Tensor:
+            centered = z - z.mean(dim=0, keepdim=True)
+            return centered / torch.sqrt(centered.pow(2).mean(dim=0, keepdim=True) + eps)
+
+        return standardize(_full_precision(z1)).T @ standardize(_full_precision(z2)) / z1.shape[0]
+
+
+def barlow_twins_terms(c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The two terms of Barlow Twins' loss for a cross-correlation matrix :math:`\mathcal C`.
+
+    .. math:: \text{invariance} = \sum_i (1 - \mathcal C_{ii})^2, \qquad
+              \text{redundancy} = \sum_{i \ne j} \mathcal C_{ij}^2
+
+    Args:
+        c: ``(D, D)`` cross-correlation matrix from :func:`cross_correlation`.
+    """
+    if not isinstance(c, torch.Tensor):
+        raise TypeError(f"c must be a tensor; got {type(c).__name__}")
+    if c.dim() != 2 or c.shape[0] != c.shape[1]:
+        raise ValueError(f"c must be a square (D, D) matrix; got shape {tuple(c.shape)}")
+    diagonal = c.diagonal()
+    return (1 - diagonal).pow(2).sum(), c.pow(2).sum() - diagonal.pow(2).sum()
+
+
+def barlow_twins_loss(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3, eps: float = 1e-5) -> torch.Tensor:
+    r"""Barlow Twins' loss (Zbontar et al. 2021, eq. 1): invariance plus ``lambd`` times redundancy.
+
+    .. math:: \mathcal L = \sum_i (1 - \mathcal C_{ii})^2 + \lambda \sum_{i \ne j} \mathcal C_{ij}^2
+
+    with :math:`\mathcal C` from :func:`cross_correlation`. It is 0 exactly when the two views'
+    standardised features are perfectly correlated feature by feature and uncorrelated across
+    features. A collapsed batch (constant features) has :math:`\mathcal C = 0` and costs
+    :math:`D`; independent random views cost :math:`D\,(1 + \frac1{N-1}) + \lambda\,\frac{D(D-1)}{N-1}`
+    in expectation (a Pearson correlation of independent Gaussian samples has variance
+    :math:`1/(N-1)`).
+
+    Args:
+        z1, z2: ``(N, D)`` embeddings of the two views. lambd: :math:`\lambda \ge 0` (5e-3).
+        eps: :func:`cross_correlation`'s.
+    """
+    _check_positive(lambd, "lambd", allow_zero=True)
+    invariance, redundancy = barlow_twins_terms(cross_correlation(z1, z2, eps))
+    return invariance + lambd * redundancy
+
+
+def vicreg_terms(
+    z1: torch.Tensor, z2: torch.Tensor, eps: float = 1e-4
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""VICReg's three terms (Bardes et al. 2022, eqs. 1-5), unweighted, as in the paper's code.
+
+    .. math::
+        s &= \frac{1}{ND} \sum_{b,i} (z^{(1)}_{bi} - z^{(2)}_{bi})^2 \quad \text{(invariance)} \\
+        v &= \frac12 \sum_{k=1,2} \frac1D \sum_i
+             \max\Big(0,\ 1 - \sqrt{\mathrm{Var}(z^{(k)}_{\cdot i}) + \epsilon}\Big) \quad \text{(variance)} \\
+        c &= \sum_{k=1,2} \frac1D \sum_{i \ne j} \big[\mathrm{Cov}(z^{(k)})\big]_{ij}^2 \quad \text{(covariance)}
+
+    with the unbiased variance and covariance over the batch (``N - 1`` in the denominator).
+
+    Args:
+        z1, z2: ``(N, D)`` embeddings of the two views, ``N >= 2`` (the global batch under
+            data-parallel training). eps: inside the square root (1e-4).
+
+    Returns:
+        ``(invariance, variance, covariance)``, three 0-dim tensors.
+    """
+    _check_pair(z1, z2, "z1", "z2")
+    _check_positive(eps, "eps", allow_zero=True)
+    if z1.shape[0] < 2:
+        raise ValueError(f"z1 and z2 need N >= 2 rows for a variance; got {z1.shape[0]}")
+    with _no_autocast(z1):
+        a, b = _full_precision(z1), _full_precision(z2)
+        n, d = a.shape
+        invariance = F.mse_loss(a, b)
+        variance, covariance = a.new_zeros(()), a.new_zeros(())
+        for z in (a, b):
+            centered = z - z.mean(dim=0)
+            std = torch.sqrt(centered.pow(2).sum(dim=0) / (n - 1) + eps)
+            variance = variance + F.relu(1 - std).mean() / 2
+            cov = centered.T @ centered / (n - 1)
+            covariance = covariance + (cov.pow(2).sum() - cov.diagonal().pow(2).sum()) / d
+        return invariance, variance, covariance
+
+
+def vicreg_loss(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    sim_coeff: float = 25.0,
+    std_coeff: float = 25.0,
+    cov_coeff: float = 1.0,
+    eps: float = 1e-4,
+) -> torch.Tensor:
+    r"""VICReg's loss (Bardes et al. 2022): :math:`\lambda s + \mu v + \nu c` with :func:`vicreg_terms`.
+
+    Defaults :math:`\lambda = \mu = 25`, :math:`\nu = 1`. A collapsed batch has
+    :math:`s = c = 0` and :math:`v = 1 - \sqrt{\epsilon} = 0.99`, so it costs 24.75.
+
+    Args:
+        z1, z2: ``(N, D)`` embeddings of the two views. sim_coeff, std_coeff, cov_coeff: the weights.
+        eps: :func:`vicreg_terms`'.
+    """
+    for value, name in ((sim_coeff, "sim_coeff"), (std_coeff, "std_coeff"), (cov_coeff, "cov_coeff")):
+        _check_positive(value, name, allow_zero=True)
+    invariance, variance, covariance = vicreg_terms(z1, z2, eps)
+    return sim_coeff * invariance + std_coeff * variance + cov_coeff * covariance
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _full_precision(x: torch.Tensor) -> torch.Tensor:
+    # float32 for half-precision inputs, float64 stays float64 (gradcheck).
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
+def _no_autocast(x: torch.Tensor):
+    # Inside an autocast region a matmul would run in bf16/fp16 whatever its inputs: batch
+    # statistics and softmaxes over thousands of entries are computed in full precision instead.
+    if x.device.type in ("cuda", "cpu"):
+        return torch.autocast(x.device.type, enabled=False)
+    return contextlib.nullcontext()
+
+
+def _check_matrix(x: torch.Tensor, name: str) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor; got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor; got {x.dtype}")
+    if x.dim() != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+        raise ValueError(f"{name} must have shape (N, D) with N, D >= 1; got {tuple(x.shape)}")
+
+
+def _check_pair(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    _check_matrix(a, name_a)
+    _check_matrix(b, name_b)
+    if a.shape != b.shape:
+        raise ValueError(f"{name_b} must have the shape of {name_a} {tuple(a.shape)}; got {tuple(b.shape)}")
+
+
+def _check_positive(value: float, name: str, *, allow_zero: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}; got {value!r}")

@@ -1,5 +1,13 @@
 """Joint-embedding methods: one ``nn.Module`` each, with ``loss(view1, view2) -> (loss, logs)``.
 
+The six methods of chapter 3, in its four families:
+
+* contrastive: :class:`SimCLR` (negatives: the other images of the batch);
+* clustering: :class:`SwAV` (prototypes and equipartitioned codes);
+* distillation: :class:`BYOL` (predictor and EMA target), :class:`SimSiam` (predictor and
+  stop-gradient only);
+* redundancy reduction: :class:`BarlowTwins`, :class:`VICReg` (statistics of the batch).
+
 The interface every method keeps, so that :func:`jessl_lite.train.fit` trains any of them:
 
 * ``loss(view1, view2)`` (also ``forward``): a 0-dim loss and a dict of detached 0-dim tensors
@@ -9,6 +17,13 @@ The interface every method keeps, so that :func:`jessl_lite.train.fit` trains an
   exponential moving average after every optimizer step (BYOL); empty when there is no target;
 * ``param_groups()``: optimizer parameter groups; a group with ``"fixed_lr": True`` keeps the
   base learning rate instead of following the schedule (SimSiam's predictor).
+
+Under data-parallel training (``torchrun``) every loss that compares a sample with the rest of
+the batch (SimCLR's negatives, SwAV's codes, Barlow Twins' and VICReg's batch statistics) sees
+the *global* batch through :func:`jessl_lite.distributed.gather_with_grad`, whose backward pass
+returns each rank its rows' gradient; with DDP's averaging the update equals one process's on
+the whole batch. (BatchNorm layers in the heads still use per-process statistics unless
+``fit(..., sync_batchnorm=True)``.)
 
 Chapter 3 introduces the methods side by side, chapter 4 studies SimSiam and BYOL.
 
@@ -23,15 +38,40 @@ Example::
 
 from __future__ import annotations
 
+import copy
+import inspect
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .losses import negative_cosine_similarity
+from .distributed import gather_with_grad
+from .losses import (
+    barlow_twins_terms,
+    cross_correlation,
+    negative_cosine_similarity,
+    normalized_mse,
+    nt_xent_loss,
+    swav_loss,
+    vicreg_terms,
+)
+from .nets import MLP
 from .nets import predictor as make_predictor
 from .nets import projector as make_projector
 
-__all__ = ["JointEmbeddingMethod", "SimSiam", "METHODS", "make_method"]
+__all__ = [
+    "JointEmbeddingMethod",
+    "SimCLR",
+    "SwAV",
+    "BYOL",
+    "SimSiam",
+    "BarlowTwins",
+    "VICReg",
+    "METHODS",
+    "METHOD_NAMES",
+    "make_method",
+]
 
 
 class JointEmbeddingMethod(nn.Module):
@@ -59,6 +99,178 @@ class JointEmbeddingMethod(nn.Module):
 
     def param_groups(self) -> list[dict]:
         return [{"params": [p for p in self.parameters() if p.requires_grad]}]
+
+
+class SimCLR(JointEmbeddingMethod):
+    r"""SimCLR (Chen et al. 2020): NT-Xent over the two views of every image in the batch.
+
+    .. math:: z_i = g(f(x_i)), \qquad \mathcal L = \mathrm{NT\text{-}Xent}_\tau(z^{(1)}, z^{(2)})
+
+    (:func:`~jessl_lite.losses.nt_xent_loss`). Collapse is prevented by the negatives: every
+    other view in the batch is pushed away. Under data-parallel training the negatives come
+    from every process, with gradients.
+
+    Args:
+        backbone: images -> features ``(N, backbone.out_dim)``.
+        projector: defaults to an MLP ``out_dim -> hidden_dim (BN, ReLU) -> dim`` (``proj_layers`` layers).
+        dim: embedding width (128 in the paper). hidden_dim: projector width (2048).
+        proj_layers: projector depth (2). temperature: :math:`\tau` (0.5, the paper's CIFAR-10 value).
+
+    Logs: ``loss``, ``mi_lower_bound`` (:math:`\log(2N-1) - \mathcal L`, the InfoNCE bound in nats
+    with :math:`K = 2N-1` candidates per anchor, ``N`` the global batch) and ``std_of_normalized``.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        projector: nn.Module | None = None,
+        *,
+        dim: int = 128,
+        hidden_dim: int = 2048,
+        proj_layers: int = 2,
+        temperature: float = 0.5,
+    ) -> None:
+        super().__init__(backbone)
+        self.projector = projector if projector is not None else _mlp_head(backbone, hidden_dim, dim, proj_layers)
+        self.temperature = temperature
+
+    def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        z1 = gather_with_grad(self.projector(self.backbone(view1)))
+        z2 = gather_with_grad(self.projector(self.backbone(view2)))
+        loss = nt_xent_loss(z1, z2, self.temperature)
+        bound = math.log(2 * z1.shape[0] - 1) - loss.detach()
+        return loss, {"loss": loss.detach(), "mi_lower_bound": bound, "std_of_normalized": _std_of_normalized(z1)}
+
+
+class SwAV(JointEmbeddingMethod):
+    r"""SwAV (Caron et al. 2020): swapped prediction of Sinkhorn-Knopp codes over learned prototypes.
+
+    .. math:: z = \frac{g(f(x))}{\lVert g(f(x)) \rVert}, \quad s = z\, C^\top, \quad
+              \mathcal L = \mathrm{SwAV}(s^{(1)}, s^{(2)})
+
+    with :math:`C` the ``(K, dim)`` prototypes, re-normalised to unit rows at every step
+    (:func:`~jessl_lite.losses.swav_loss`). Collapse is prevented by equipartition: the codes
+    must spread the batch evenly over the prototypes. Two views only (no multi-crop).
+
+    Args:
+        backbone: images -> features. projector: defaults to ``out_dim -> hidden_dim -> dim``.
+        dim: embedding width (128; a given projector must output ``dim``). hidden_dim: projector
+            width (2048). proj_layers: (2).
+        num_prototypes: ``K`` (3000 on ImageNet; a few hundred suit CIFAR-10).
+        temperature, epsilon, sinkhorn_iterations: 0.1, 0.05, 3 as in the paper.
+        queue_length: ``L > 0`` keeps the last ``L`` embeddings of each view (global batch) and
+            adds them to the Sinkhorn problem once the queue is full, as SwAV does for batches
+            smaller than ``K``; 0 (default) turns the queue off. The queue is a buffer, so it
+            is saved in checkpoints; checking whether it is full reads one number from the device.
+
+    Logs: ``loss``, ``std_of_normalized`` and ``queue_in_use`` (0 or 1).
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        projector: nn.Module | None = None,
+        *,
+        dim: int = 128,
+        hidden_dim: int = 2048,
+        proj_layers: int = 2,
+        num_prototypes: int = 3000,
+        temperature: float = 0.1,
+        epsilon: float = 0.05,
+        sinkhorn_iterations: int = 3,
+        queue_length: int = 0,
+    ) -> None:
+        super().__init__(backbone)
+        if isinstance(num_prototypes, bool) or not isinstance(num_prototypes, int) or num_prototypes < 1:
+            raise ValueError(f"num_prototypes must be a positive int; got {num_prototypes!r}")
+        if isinstance(queue_length, bool) or not isinstance(queue_length, int) or queue_length < 0:
+            raise ValueError(f"queue_length must be a non-negative int; got {queue_length!r}")
+        self.projector = projector if projector is not None else _mlp_head(backbone, hidden_dim, dim, proj_layers)
+        self.prototypes = nn.Linear(dim, num_prototypes, bias=False)
+        self.temperature, self.epsilon, self.sinkhorn_iterations = temperature, epsilon, sinkhorn_iterations
+        self.queue_length = queue_length
+        self.register_buffer("queue", torch.zeros(2, queue_length, dim))
+        self.register_buffer("queue_filled", torch.zeros((), dtype=torch.long))
+
+    def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        with torch.no_grad():
+            # Prototypes stay on the unit sphere: the scores are cosines, like the embeddings'.
+            self.prototypes.weight.copy_(F.normalize(self.prototypes.weight, dim=1))
+        z1 = gather_with_grad(F.normalize(self.projector(self.backbone(view1)), dim=1))
+        z2 = gather_with_grad(F.normalize(self.projector(self.backbone(view2)), dim=1))
+        s1, s2 = self.prototypes(z1), self.prototypes(z2)
+        queue_scores = [None, None]
+        use_queue = self.queue_length > 0 and int(self.queue_filled) >= self.queue_length
+        if use_queue:
+            with torch.no_grad():
+                queue_scores = [self.prototypes(self.queue[0]), self.prototypes(self.queue[1])]
+        loss = swav_loss(s1, s2, temperature=self.temperature, epsilon=self.epsilon,
+                         iterations=self.sinkhorn_iterations, queue_scores1=queue_scores[0],
+                         queue_scores2=queue_scores[1])
+        if self.queue_length > 0:
+            self._enqueue(z1.detach(), z2.detach())
+        logs = {"loss": loss.detach(), "std_of_normalized": _std_of_normalized(z1),
+                "queue_in_use": torch.tensor(float(use_queue))}
+        return loss, logs
+
+    @torch.no_grad()
+    def _enqueue(self, z1: torch.Tensor, z2: torch.Tensor) -> None:
+        # Newest first; the oldest rows fall off the end.
+        new = torch.stack([z1, z2]).to(self.queue.dtype)
+        self.queue.copy_(torch.cat([new, self.queue], dim=1)[:, : self.queue_length])
+        self.queue_filled.add_(z1.shape[0])
+
+
+class BYOL(JointEmbeddingMethod):
+    r"""BYOL (Grill et al. 2020): an online network predicts an EMA target network's projection.
+
+    .. math:: \mathcal L = \mathcal L_{\mathrm{nmse}}(q(z_1), \mathrm{sg}(z'_2))
+              + \mathcal L_{\mathrm{nmse}}(q(z_2), \mathrm{sg}(z'_1)), \quad
+              z_k = g(f(x_k)),\ z'_k = g'(f'(x_k))
+
+    (:func:`~jessl_lite.losses.normalized_mse`, each term :math:`2 - 2\cos`; the sum lies in
+    [0, 8]). The target :math:`(f', g')` starts as a copy of the online :math:`(f, g)` and follows
+    it by the exponential moving average of :func:`jessl_lite.train.fit` with BYOL's schedule
+    :func:`~jessl_lite.train.byol_tau`. Collapse is prevented (in practice, not by the loss)
+    by the asymmetry: predictor, stop-gradient and a slowly moving target.
+
+    Args:
+        backbone: images -> features. projector: defaults to ``out_dim -> hidden_dim -> dim``.
+        predictor: defaults to ``dim -> pred_dim -> dim`` with BatchNorm.
+        dim: embedding width (256). hidden_dim: projector width (4096). proj_layers: (2).
+        pred_dim: predictor hidden width (4096).
+
+    Logs: ``loss``, ``std_of_normalized`` (of the online projections).
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        projector: nn.Module | None = None,
+        predictor: nn.Module | None = None,
+        *,
+        dim: int = 256,
+        hidden_dim: int = 4096,
+        proj_layers: int = 2,
+        pred_dim: int = 4096,
+    ) -> None:
+        super().__init__(backbone)
+        self.projector = projector if projector is not None else _mlp_head(backbone, hidden_dim, dim, proj_layers)
+        self.predictor = predictor if predictor is not None else MLP(dim, [pred_dim], dim)
+        self.target_backbone = copy.deepcopy(self.backbone).requires_grad_(False)
+        self.target_projector = copy.deepcopy(self.projector).requires_grad_(False)
+
+    def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        z1, z2 = self.projector(self.backbone(view1)), self.projector(self.backbone(view2))
+        p1, p2 = self.predictor(z1), self.predictor(z2)
+        with torch.no_grad():
+            t1 = self.target_projector(self.target_backbone(view1))
+            t2 = self.target_projector(self.target_backbone(view2))
+        loss = normalized_mse(p1, t2) + normalized_mse(p2, t1)
+        return loss, {"loss": loss.detach(), "std_of_normalized": _std_of_normalized(z1)}
+
+    def target_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        return [(self.backbone, self.target_backbone), (self.projector, self.target_projector)]
 
 
 class SimSiam(JointEmbeddingMethod):
@@ -123,11 +335,142 @@ class SimSiam(JointEmbeddingMethod):
         return [{"params": rest}, {"params": head, "fixed_lr": self.fixed_predictor_lr}]
 
 
-METHODS: dict[str, type[JointEmbeddingMethod]] = {"simsiam": SimSiam}
+class BarlowTwins(JointEmbeddingMethod):
+    r"""Barlow Twins (Zbontar et al. 2021): make the views' cross-correlation matrix the identity.
+
+    .. math:: \mathcal L = \sum_i (1 - \mathcal C_{ii})^2 + \lambda \sum_{i \ne j} \mathcal C_{ij}^2,
+              \quad \mathcal C = \text{cross-correlation of } z^{(1)}, z^{(2)} \text{ over the batch}
+
+    (:func:`~jessl_lite.losses.cross_correlation`, :func:`~jessl_lite.losses.barlow_twins_terms`).
+    Collapse is prevented by the statistics of the batch: a constant feature has
+    :math:`\mathcal C_{ii} = 0`, and the off-diagonal term decorrelates the features.
+
+    Args:
+        backbone: images -> features. projector: defaults to ``out_dim -> hidden_dim -> hidden_dim -> dim``.
+        dim, hidden_dim: 8192 in the paper. proj_layers: (3). lambd: :math:`\lambda` (5e-3).
+
+    Logs: ``loss``, ``invariance``, ``redundancy``, ``std_of_normalized``.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        projector: nn.Module | None = None,
+        *,
+        dim: int = 8192,
+        hidden_dim: int = 8192,
+        proj_layers: int = 3,
+        lambd: float = 5e-3,
+    ) -> None:
+        super().__init__(backbone)
+        self.projector = projector if projector is not None else _mlp_head(backbone, hidden_dim, dim, proj_layers)
+        self.lambd = lambd
+
+    def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        z1 = gather_with_grad(self.projector(self.backbone(view1)))
+        z2 = gather_with_grad(self.projector(self.backbone(view2)))
+        invariance, redundancy = barlow_twins_terms(cross_correlation(z1, z2))
+        loss = invariance + self.lambd * redundancy
+        logs = {"loss": loss.detach(), "invariance": invariance.detach(), "redundancy": redundancy.detach(),
+                "std_of_normalized": _std_of_normalized(z1)}
+        return loss, logs
+
+
+class VICReg(JointEmbeddingMethod):
+    r"""VICReg (Bardes et al. 2022): invariance, a variance hinge and a covariance penalty.
+
+    .. math:: \mathcal L = \lambda\, s(z^{(1)}, z^{(2)}) + \mu\, v(z^{(1)}, z^{(2)}) + \nu\, c(z^{(1)}, z^{(2)})
+
+    (:func:`~jessl_lite.losses.vicreg_terms`; :math:`\lambda = \mu = 25`, :math:`\nu = 1`).
+    Collapse is prevented by the variance term: every feature's standard deviation over the
+    batch is pushed up to 1, and the covariance term decorrelates the features.
+
+    Args:
+        backbone: images -> features. projector: defaults to ``out_dim -> hidden_dim -> hidden_dim -> dim``.
+        dim, hidden_dim: 8192 in the paper. proj_layers: (3).
+        sim_coeff, std_coeff, cov_coeff: :math:`\lambda, \mu, \nu`.
+
+    Logs: ``loss``, ``invariance``, ``variance``, ``covariance``, ``std_of_normalized``.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        projector: nn.Module | None = None,
+        *,
+        dim: int = 8192,
+        hidden_dim: int = 8192,
+        proj_layers: int = 3,
+        sim_coeff: float = 25.0,
+        std_coeff: float = 25.0,
+        cov_coeff: float = 1.0,
+    ) -> None:
+        super().__init__(backbone)
+        self.projector = projector if projector is not None else _mlp_head(backbone, hidden_dim, dim, proj_layers)
+        self.sim_coeff, self.std_coeff, self.cov_coeff = sim_coeff, std_coeff, cov_coeff
+
+    def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        z1 = gather_with_grad(self.projector(self.backbone(view1)))
+        z2 = gather_with_grad(self.projector(self.backbone(view2)))
+        invariance, variance, covariance = vicreg_terms(z1, z2)
+        loss = self.sim_coeff * invariance + self.std_coeff * variance + self.cov_coeff * covariance
+        logs = {"loss": loss.detach(), "invariance": invariance.detach(), "variance": variance.detach(),
+                "covariance": covariance.detach(), "std_of_normalized": _std_of_normalized(z1)}
+        return loss, logs
+
+
+METHODS: dict[str, type[JointEmbeddingMethod]] = {
+    "simclr": SimCLR,
+    "swav": SwAV,
+    "byol": BYOL,
+    "simsiam": SimSiam,
+    "barlow_twins": BarlowTwins,
+    "vicreg": VICReg,
+}
+
+#: The names the book uses (and :data:`jessl_lite.plots.METHOD_COLORS` keys), by ``METHODS`` key.
+METHOD_NAMES = {
+    "simclr": "SimCLR",
+    "swav": "SwAV",
+    "byol": "BYOL",
+    "simsiam": "SimSiam",
+    "barlow_twins": "Barlow Twins",
+    "vicreg": "VICReg",
+}
+
+# Options of the command line that only some methods have; the others ignore them.
+_SHARED_OPTIONS = ("dim", "hidden_dim", "pred_dim", "proj_layers")
 
 
 def make_method(name: str, backbone: nn.Module, **kwargs) -> JointEmbeddingMethod:
-    """A method by name (``"simsiam"``; chapter 3 adds the others), for the command line."""
+    """A method by name, one of ``METHODS`` (``"simclr"``, ``"swav"``, ``"byol"``, ``"simsiam"``,
+    ``"barlow_twins"``, ``"vicreg"``), for the command line.
+
+    The command line's shared options ``dim``, ``hidden_dim``, ``pred_dim`` and ``proj_layers``
+    are passed only to the methods that have them (SimCLR has no predictor); any other keyword
+    must be one the method takes.
+    """
     if name not in METHODS:
         raise ValueError(f"name must be one of {sorted(METHODS)}; got {name!r}")
-    return METHODS[name](backbone, **kwargs)
+    cls = METHODS[name]
+    accepted = inspect.signature(cls.__init__).parameters
+    kwargs = {k: v for k, v in kwargs.items() if k in accepted or k not in _SHARED_OPTIONS}
+    return cls(backbone, **kwargs)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _mlp_head(backbone: nn.Module, hidden_dim: int, dim: int, layers: int) -> MLP:
+    # The projector of SimCLR, SwAV, BYOL, Barlow Twins and VICReg: Linear-BN-ReLU blocks, then a Linear.
+    if not isinstance(getattr(backbone, "out_dim", None), int):
+        raise ValueError("backbone must have an int attribute out_dim when projector is None")
+    if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
+        raise ValueError(f"proj_layers must be a positive int; got {layers!r}")
+    return MLP(backbone.out_dim, [hidden_dim] * (layers - 1), dim)
+
+
+@torch.no_grad()
+def _std_of_normalized(z: torch.Tensor) -> torch.Tensor:
+    # jessl_lite.evaluate.std_of_normalized, without its checks, for a log at every step.
+    return F.normalize(z.float(), dim=1).std(dim=0).mean()

@@ -1,7 +1,7 @@
 """Runs jessl_lite.train.fit in a child process for tests/test_train.py (not a test module).
 
     python tests/_fit_worker.py resume OUT KILL_AT RESUME   # KILL_AT < 0: never kill itself
-    torchrun --standalone --nproc_per_node=2 tests/_fit_worker.py ddp OUT
+    torchrun --standalone --nproc_per_node=2 tests/_fit_worker.py ddp OUT   # every method, 3 steps each
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from torch import nn
 
 from jessl_lite import distributed
 from jessl_lite.data import load_mnist
-from jessl_lite.methods import SimSiam
+from jessl_lite.methods import BYOL, METHODS, BarlowTwins, JointEmbeddingMethod, SimCLR, SimSiam, SwAV, VICReg
 from jessl_lite.nets import MLP, ConvNet
 from jessl_lite.train import fit
 from jessl_lite.views import mnist_views
@@ -52,19 +52,36 @@ def ddp_run(out: str) -> None:
     gathered = distributed.gather_with_grad(x)
     loss = torch.logsumexp(x @ gathered.T, dim=1).mean()  # local queries against the global batch
     loss.backward()
-    # 2. Data-parallel SimSiam (no BatchNorm: per-rank batch statistics would differ by design).
-    method = build_ddp_method()
+    # 2. Every method data-parallel (heads without BatchNorm: per-rank batch statistics would
+    # differ by design; the losses' own batch statistics are global through the gather).
     mnist = load_mnist("test").subset(range(256))
-    fit(method, mnist, mnist_views(), steps=3, batch_size=32, lr=0.1, seed=2, log_every=1, progress=False)
-    torch.save({"model": method.state_dict(), "x_grad": x.grad, "world": distributed.world_size()},
+    models = {}
+    for name in METHODS:
+        method = build_ddp_method(name)
+        fit(method, mnist, mnist_views(), steps=3, batch_size=32, lr=0.1, seed=2, log_every=1, progress=False)
+        models[name] = method.state_dict()
+    torch.save({"models": models, "x_grad": x.grad, "world": distributed.world_size()},
                os.path.join(out, f"rank{rank}.pt"))
     torch.distributed.destroy_process_group()
 
 
-def build_ddp_method() -> SimSiam:
+def build_ddp_method(name: str = "simsiam") -> JointEmbeddingMethod:
+    """A small method without BatchNorm, the same in every process and in the single-process reference."""
     torch.manual_seed(0)
     backbone = MLP(784, [32], 16, batchnorm=False)
-    return SimSiam(backbone, MLP(16, [16], 8, batchnorm=False), MLP(8, [4], 8, batchnorm=False))
+
+    def head(width_in: int, width_out: int) -> MLP:
+        return MLP(width_in, [16], width_out, batchnorm=False)
+
+    if name == "simsiam":
+        return SimSiam(backbone, head(16, 8), MLP(8, [4], 8, batchnorm=False))
+    if name == "byol":
+        return BYOL(backbone, head(16, 8), MLP(8, [4], 8, batchnorm=False), dim=8)
+    if name == "swav":
+        # The queue (one global batch long) is full after the first step and used in the next two.
+        return SwAV(backbone, head(16, 8), dim=8, num_prototypes=10, queue_length=32)
+    others = {"simclr": SimCLR, "barlow_twins": BarlowTwins, "vicreg": VICReg}
+    return others[name](backbone, head(16, 8))
 
 
 if __name__ == "__main__":

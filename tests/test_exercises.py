@@ -39,6 +39,16 @@ def test_chapter_1_references_agree_with_pen_and_paper():
     assert EXERCISES["1.4"].reference()[0] == pytest.approx(math.log(3), abs=1e-12)
 
 
+def test_chapter_3_references_agree_with_pen_and_paper():
+    # Collapsed values: log(2N - 1), log K, D, 25 (1 - sqrt(1e-4)) for N = 32, K = 100, D = 64.
+    assert EXERCISES["3.1"].reference() == pytest.approx((math.log(63), math.log(100), 64.0, 24.75), rel=1e-12)
+    # Orthonormal embeddings with identical views: L = log(1 + (2N - 2) e^{-1/tau}), N = 128, tau = 0.5.
+    loss = math.log(1 + 254 * math.exp(-2))
+    assert EXERCISES["3.3"].reference() == pytest.approx((loss, math.log(255) - loss), rel=1e-12)
+    # One dead feature: Barlow Twins charges it 1, VICReg 25 * 0.99 / 3.
+    assert EXERCISES["3.4"].reference() == pytest.approx((1.0, 8.25), rel=1e-8)
+
+
 def test_unanswered_and_malformed_answers(capsys):
     assert not check("1.1", ...)
     assert not check("1.2", 0.5)

@@ -3,13 +3,15 @@ independent computation, and the interface the fit loop relies on."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jessl_lite.losses import negative_cosine_similarity
+from jessl_lite.losses import negative_cosine_similarity, normalized_mse, nt_xent_loss, swav_loss, vicreg_loss
 from jessl_lite.methods import SimSiam, make_method
 from jessl_lite.nets import MLP
 
@@ -77,3 +79,128 @@ def test_bad_arguments_name_themselves():
         SimSiam(torch.nn.Linear(3, 3))
     with pytest.raises(ValueError, match="name"):
         make_method("dino", MLP(4, [], 2))
+    with pytest.raises(ValueError, match="queue_length"):
+        make_method("swav", MLP(4, [], 2), dim=2, queue_length=-1)
+
+
+# --- the other five methods (chapter 3) -------------------------------------------------------------
+
+ALL_METHODS = ["simclr", "swav", "byol", "simsiam", "barlow_twins", "vicreg"]
+
+
+def _small(name: str, backbone: torch.nn.Module | None = None, **kwargs):
+    torch.manual_seed(0)
+    options = {"dim": 8, "hidden_dim": 16, "pred_dim": 4, "proj_layers": 2, **kwargs}
+    if name == "swav":
+        options.setdefault("num_prototypes", 5)
+    return make_method(name, backbone if backbone is not None else MLP(12, [16], 8), **options)
+
+
+@pytest.mark.parametrize("name", ALL_METHODS)
+def test_every_method_keeps_the_interface_of_the_fit_loop(name):
+    method = _small(name)
+    x1, x2 = torch.randn(6, 12), torch.randn(6, 12)
+    loss, logs = method(x1, x2)
+    assert loss.dim() == 0 and loss.requires_grad and torch.isfinite(loss)
+    assert logs["loss"] == loss.detach() and all(v.dim() == 0 and not v.requires_grad for v in logs.values())
+    assert "std_of_normalized" in logs
+    assert method.embed(x1).shape == (6, 8)
+    trained = {id(p) for g in method.param_groups() for p in g["params"]}
+    assert trained == {id(p) for p in method.parameters() if p.requires_grad}
+    loss.backward()
+    assert all(p.grad is not None for g in method.param_groups() for p in g["params"])
+
+
+class ConstantBackbone(torch.nn.Module):
+    """A collapsed encoder: the same features for every image (but still a function of its weights)."""
+
+    out_dim = 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = torch.nn.Parameter(torch.linspace(-1, 1, 8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features.expand(x.shape[0], 8)
+
+
+@pytest.mark.parametrize(
+    ("name", "collapsed_value"),
+    [("simclr", math.log(2 * 10 - 1)), ("swav", math.log(5)), ("barlow_twins", 8.0), ("vicreg", 25 * 0.99)],
+)
+def test_a_collapsed_encoder_gives_each_method_its_collapsed_loss(name, collapsed_value):
+    # SimCLR: log(2N - 1) with N = 10; SwAV: log K with K = 5 prototypes (a constant embedding
+    # scores every prototype alike only if they are alike, so the prototypes are made equal);
+    # Barlow Twins: D = 8; VICReg: 25 (1 - sqrt(1e-4)).
+    method = _small(name, ConstantBackbone())
+    if name == "swav":
+        with torch.no_grad():
+            method.prototypes.weight.copy_(torch.ones(5, 8))
+    loss, _ = method(torch.randn(10, 12), torch.randn(10, 12))
+    assert float(loss.detach()) == pytest.approx(collapsed_value, rel=1e-5)
+
+
+def test_simclr_logs_the_infonce_bound_of_its_batch():
+    method = _small("simclr")
+    x1, x2 = torch.randn(10, 12), torch.randn(10, 12)
+    loss, logs = method.loss(x1, x2)
+    z1, z2 = method.projector(method.backbone(x1)), method.projector(method.backbone(x2))
+    torch.testing.assert_close(loss, nt_xent_loss(z1, z2, 0.5))
+    assert float(logs["mi_lower_bound"]) == pytest.approx(math.log(19) - float(loss.detach()), abs=1e-6)
+
+
+def test_byol_target_is_an_untrained_copy_moved_only_by_the_fit_loop():
+    method = _small("byol")
+    for online, target in method.target_pairs():
+        for a, b in zip(online.parameters(), target.parameters(), strict=True):
+            assert torch.equal(a, b) and not b.requires_grad
+    x1, x2 = torch.randn(6, 12), torch.randn(6, 12)
+    loss, _ = method.loss(x1, x2)
+    z1, z2 = method.projector(method.backbone(x1)), method.projector(method.backbone(x2))
+    expected = normalized_mse(method.predictor(z1), z2.detach()) + normalized_mse(method.predictor(z2), z1.detach())
+    torch.testing.assert_close(loss, expected)  # the target equals the online network at the start
+    assert 0 <= float(loss.detach()) <= 8
+    loss.backward()
+    assert all(p.grad is None for p in method.target_backbone.parameters())
+
+
+def test_swav_normalizes_its_prototypes_and_fills_then_uses_its_queue():
+    method = _small("swav", queue_length=12)
+    with torch.no_grad():
+        method.prototypes.weight.mul_(3.0)
+    x1, x2 = torch.randn(6, 12), torch.randn(6, 12)
+    loss, logs = method.loss(x1, x2)
+    torch.testing.assert_close(method.prototypes.weight.norm(dim=1), torch.ones(5))
+    z1 = F.normalize(method.projector(method.backbone(x1)), dim=1)
+    z2 = F.normalize(method.projector(method.backbone(x2)), dim=1)
+    torch.testing.assert_close(loss, swav_loss(method.prototypes(z1), method.prototypes(z2)))
+    assert float(logs["queue_in_use"]) == 0.0
+    torch.testing.assert_close(method.queue[0, :6], z1.detach())  # newest first
+    method.loss(x1, x2)
+    _, logs = method.loss(x1, x2)  # 12 rows queued: now the queue joins the Sinkhorn problem
+    assert float(logs["queue_in_use"]) == 1.0 and int(method.queue_filled) == 18
+
+
+def test_barlow_twins_and_vicreg_log_their_terms():
+    x1, x2 = torch.randn(6, 12), torch.randn(6, 12)
+    barlow = _small("barlow_twins")
+    loss, logs = barlow.loss(x1, x2)
+    assert float(logs["loss"]) == pytest.approx(float(logs["invariance"] + 5e-3 * logs["redundancy"]), rel=1e-6)
+    vicreg = _small("vicreg")
+    loss, logs = vicreg.loss(x1, x2)
+    z1, z2 = vicreg.projector(vicreg.backbone(x1)), vicreg.projector(vicreg.backbone(x2))
+    torch.testing.assert_close(loss, vicreg_loss(z1, z2))
+    expected = 25 * logs["invariance"] + 25 * logs["variance"] + logs["covariance"]
+    assert float(logs["loss"]) == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_make_method_passes_the_shared_options_only_where_they_belong():
+    for name in ALL_METHODS:
+        method = make_method(name, MLP(12, [16], 8), dim=8, hidden_dim=16, pred_dim=4, proj_layers=2)
+        assert type(method).__name__.lower().replace("twins", "_twins") == name
+    with pytest.raises(TypeError, match="temprature"):
+        make_method("simclr", MLP(12, [16], 8), temprature=0.5)
+    with pytest.raises(ValueError, match="num_prototypes"):
+        make_method("swav", MLP(12, [16], 8), num_prototypes=0)
+    with pytest.raises(ValueError, match="proj_layers"):
+        make_method("vicreg", MLP(12, [16], 8), proj_layers=0)

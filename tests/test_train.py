@@ -245,31 +245,47 @@ def test_resume_refuses_a_checkpoint_from_another_configuration(mnist, tmp_path)
             checkpoint_dir=tmp_path, resume=True, progress=False)
 
 
-def test_two_gloo_processes_train_like_one_process_on_the_global_batch(mnist, tmp_path):
+def _build_ddp_method(name: str):
     sys.path.insert(0, str(WORKER.parent))
     try:
         from _fit_worker import build_ddp_method
     finally:
         sys.path.remove(str(WORKER.parent))
+    return build_ddp_method(name)
+
+
+@pytest.fixture(scope="module")
+def ddp_ranks(tmp_path_factory) -> list[dict]:
+    """Two gloo processes under torchrun, each training every method for 3 steps (one launch)."""
+    out = tmp_path_factory.mktemp("ddp")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(WORKER),
-            "ddp", str(tmp_path)]
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=180)
+            "ddp", str(out)]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
-    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
-    assert ranks[0]["world"] == 2
-    single = build_ddp_method()
+    return [torch.load(out / f"rank{r}.pt") for r in (0, 1)]
+
+
+def test_the_gather_carries_gradients_to_each_rank(ddp_ranks):
+    assert ddp_ranks[0]["world"] == 2
+    # Each rank's gradient / world size = the single-process gradient.
+    x = torch.randn(8, 3, generator=torch.Generator().manual_seed(0)).requires_grad_()
+    torch.logsumexp(x @ x.T, dim=1).mean().backward()
+    torch.testing.assert_close(torch.cat([ddp_ranks[0]["x_grad"], ddp_ranks[1]["x_grad"]]) / 2, x.grad)
+
+
+@pytest.mark.parametrize("name", ["simclr", "swav", "byol", "simsiam", "barlow_twins", "vicreg"])
+def test_two_gloo_processes_train_like_one_process_on_the_global_batch(ddp_ranks, mnist, name):
+    # Batch statistics (SimCLR's negatives, SwAV's codes and queue, Barlow Twins' and VICReg's
+    # statistics) come from the global batch with gradients, and BYOL's target moves alike on both.
+    single = _build_ddp_method(name)
     initial = copy.deepcopy(single.state_dict())
     fit(single, mnist.subset(range(256)), mnist_views(), steps=3, batch_size=32, lr=0.1, seed=2, log_every=1,
         progress=False)
-    for name, tensor in single.state_dict().items():
-        torch.testing.assert_close(ranks[0]["model"][name], tensor, atol=1e-6, rtol=1e-5)
-        assert torch.equal(ranks[0]["model"][name], ranks[1]["model"][name])
-    assert any(not torch.allclose(initial[n], single.state_dict()[n]) for n in initial)  # it did train
-    # The gather carries gradients: each rank's gradient / world size = single-process gradient.
-    x = torch.randn(8, 3, generator=torch.Generator().manual_seed(0)).requires_grad_()
-    torch.logsumexp(x @ x.T, dim=1).mean().backward()
-    torch.testing.assert_close(torch.cat([ranks[0]["x_grad"], ranks[1]["x_grad"]]) / 2, x.grad)
+    for key, tensor in single.state_dict().items():
+        torch.testing.assert_close(ddp_ranks[0]["models"][name][key], tensor, atol=1e-6, rtol=1e-5)
+        assert torch.equal(ddp_ranks[0]["models"][name][key], ddp_ranks[1]["models"][name][key])
+    assert any(not torch.allclose(initial[k], single.state_dict()[k]) for k in initial)  # it did train
 
 
 def test_command_line_trains_and_reports(tmp_path):
