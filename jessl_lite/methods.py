@@ -59,6 +59,7 @@ from .losses import (
 from .nets import MLP
 from .nets import predictor as make_predictor
 from .nets import projector as make_projector
+from .train import ema_update
 
 __all__ = [
     "JointEmbeddingMethod",
@@ -239,6 +240,12 @@ class BYOL(JointEmbeddingMethod):
         predictor: defaults to ``dim -> pred_dim -> dim`` with BatchNorm.
         dim: embedding width (256). hidden_dim: projector width (4096). proj_layers: (2).
         pred_dim: predictor hidden width (4096).
+        ema_decay: ``None`` (default): ``fit`` moves the target with BYOL's schedule. A number
+            :math:`\lambda \in [0, 1]`: a *constant* decay, :math:`\zeta \leftarrow \lambda\zeta +
+            (1-\lambda)\theta`, applied by the method before every training-mode loss (so step
+            ``k`` sees the target after ``k`` updates, as with ``fit``), and ``target_pairs()`` is
+            empty. 0: the target is the online network (SimSiam-like); 1: a frozen random target
+            (chapter 4's ablation, Grill et al. 2020, Table 5).
 
     Logs: ``loss``, ``std_of_normalized`` (of the online projections).
     """
@@ -253,14 +260,23 @@ class BYOL(JointEmbeddingMethod):
         hidden_dim: int = 4096,
         proj_layers: int = 2,
         pred_dim: int = 4096,
+        ema_decay: float | None = None,
     ) -> None:
         super().__init__(backbone)
+        if ema_decay is not None and (
+            isinstance(ema_decay, bool) or not isinstance(ema_decay, int | float) or not 0 <= ema_decay <= 1
+        ):
+            raise ValueError(f"ema_decay must be None or a number in [0, 1]; got {ema_decay!r}")
+        self.ema_decay = None if ema_decay is None else float(ema_decay)
         self.projector = projector if projector is not None else _mlp_head(backbone, hidden_dim, dim, proj_layers)
         self.predictor = predictor if predictor is not None else MLP(dim, [pred_dim], dim)
         self.target_backbone = copy.deepcopy(self.backbone).requires_grad_(False)
         self.target_projector = copy.deepcopy(self.projector).requires_grad_(False)
 
     def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        if self.ema_decay is not None and self.training and torch.is_grad_enabled():
+            for online, target in ((self.backbone, self.target_backbone), (self.projector, self.target_projector)):
+                ema_update(target, online, self.ema_decay)
         z1, z2 = self.projector(self.backbone(view1)), self.projector(self.backbone(view2))
         p1, p2 = self.predictor(z1), self.predictor(z2)
         with torch.no_grad():
@@ -270,6 +286,8 @@ class BYOL(JointEmbeddingMethod):
         return loss, {"loss": loss.detach(), "std_of_normalized": _std_of_normalized(z1)}
 
     def target_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        if self.ema_decay is not None:
+            return []  # the constant-decay target is moved in loss()
         return [(self.backbone, self.target_backbone), (self.projector, self.target_projector)]
 
 
@@ -291,6 +309,10 @@ class SimSiam(JointEmbeddingMethod):
         proj_layers: projector depth (3 on ImageNet, 2 on CIFAR in the paper).
         stop_gradient: detach the targets (turn off only to watch the collapse).
         fixed_predictor_lr: keep the predictor's learning rate constant, as the paper does.
+        predictor_mode: ``"learned"`` (default); ``"identity"``: no predictor, :math:`h = \mathrm{id}`;
+            ``"fixed_random"``: :math:`h` keeps its random initial weights (no gradient reaches
+            them; its BatchNorm still uses batch statistics). The ablations of Chen & He's
+            Table 1, trained in chapter 4.
 
     Logs: ``loss`` and ``std_of_normalized`` (mean per-dimension std of the L2-normalised
     projections: about ``1/sqrt(dim)`` when healthy, 0 when collapsed).
@@ -307,14 +329,22 @@ class SimSiam(JointEmbeddingMethod):
         proj_layers: int = 3,
         stop_gradient: bool = True,
         fixed_predictor_lr: bool = True,
+        predictor_mode: str = "learned",
     ) -> None:
         super().__init__(backbone)
+        if predictor_mode not in ("learned", "identity", "fixed_random"):
+            raise ValueError(f"predictor_mode must be 'learned', 'identity' or 'fixed_random'; got {predictor_mode!r}")
         if projector is None:
             if not isinstance(getattr(backbone, "out_dim", None), int):
                 raise ValueError("backbone must have an int attribute out_dim when projector is None")
             projector = make_projector(backbone.out_dim, dim, dim, proj_layers)
         self.projector = projector
         self.predictor = predictor if predictor is not None else make_predictor(dim, pred_dim)
+        if predictor_mode == "identity":
+            self.predictor = nn.Identity()
+        elif predictor_mode == "fixed_random":
+            self.predictor.requires_grad_(False)
+        self.predictor_mode = predictor_mode
         self.stop_gradient = stop_gradient
         self.fixed_predictor_lr = fixed_predictor_lr
 

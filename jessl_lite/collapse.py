@@ -1,0 +1,148 @@
+r"""Collapse experiments of chapter 4: SimSiam and BYOL ablations and the diagnostics that catch collapse.
+
+* :func:`simsiam_variant`: SimSiam as published, without stop-gradient, without predictor
+  (:math:`h = \mathrm{id}`), or with a predictor frozen at its random initialisation
+  (Chen & He 2021, Table 1 and Fig. 2);
+* BYOL with a *constant* target decay is :class:`~jessl_lite.methods.BYOL` with ``ema_decay``
+  (:math:`\zeta \leftarrow \lambda\zeta + (1-\lambda)\theta` at every step; Grill et al. 2020,
+  Table 5): :math:`\lambda = 0` makes the target the online network (SimSiam with BYOL's
+  heads), :math:`\lambda = 1` freezes a random target;
+* :func:`collapse_diagnostics` and :func:`covariance_spectrum`: the numbers the chapter compares.
+
+Complete collapse (every input mapped to one point) drives the per-dimension std of normalised
+embeddings to 0, the effective rank to 1 and the uniformity to 0. Dimensional collapse (the
+embeddings span a low-dimensional subspace) can leave the std near its healthy value
+:math:`1/\sqrt{D}` (e.g. when a BatchNorm standardises every dimension), while the effective
+rank and the spectrum of the covariance show it.
+
+Example::
+
+    >>> from jessl_lite.nets import MLP
+    >>> method = simsiam_variant("no_predictor", MLP(784, [64], 32), dim=16, pred_dim=4, proj_layers=2)
+    >>> method.predictor
+    Identity()
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import ImageData
+from .evaluate import effective_rank, embeddings, knn_accuracy, std_of_normalized, uniformity
+from .methods import SimSiam
+from .train import fit
+
+__all__ = [
+    "SIMSIAM_VARIANTS",
+    "simsiam_variant",
+    "collapse_diagnostics",
+    "covariance_spectrum",
+    "projector_output",
+    "track_collapse",
+]
+
+SIMSIAM_VARIANTS = ("simsiam", "no_stop_gradient", "no_predictor", "fixed_random_predictor")
+
+
+def simsiam_variant(variant: str, backbone: nn.Module, **kwargs) -> SimSiam:
+    """A :class:`~jessl_lite.methods.SimSiam` with one ingredient removed.
+
+    ``variant``: ``"simsiam"`` (as published), ``"no_stop_gradient"`` (gradients also flow
+    through the target branch: ``stop_gradient=False``), ``"no_predictor"`` (:math:`h` is the
+    identity: ``predictor_mode="identity"``) or ``"fixed_random_predictor"`` (:math:`h` keeps its
+    random initialisation: ``predictor_mode="fixed_random"``). ``kwargs`` go to SimSiam
+    (``dim``, ``pred_dim``, ``proj_layers``, ...).
+    """
+    if variant not in SIMSIAM_VARIANTS:
+        raise ValueError(f"variant must be one of {SIMSIAM_VARIANTS}; got {variant!r}")
+    options = {
+        "simsiam": {},
+        "no_stop_gradient": {"stop_gradient": False},
+        "no_predictor": {"predictor_mode": "identity"},
+        "fixed_random_predictor": {"predictor_mode": "fixed_random"},
+    }[variant]
+    return SimSiam(backbone, **options, **kwargs)
+
+
+def collapse_diagnostics(z: torch.Tensor) -> dict[str, float]:
+    r"""The chapter's collapse numbers for embeddings ``z: (N, D)``.
+
+    ``std_of_normalized`` (:func:`~jessl_lite.evaluate.std_of_normalized`) and its ratio to the
+    isotropic value :math:`1/\sqrt D` (``std_ratio``: about 1 healthy, 0 collapsed),
+    ``effective_rank`` (between 1 and ``D``; :func:`~jessl_lite.evaluate.effective_rank`, not
+    centred, so that a collapse onto one point reads 1 however small its jitter) and
+    ``uniformity`` (:func:`~jessl_lite.evaluate.uniformity`, ``t = 2``: 0 collapsed, lower is more spread).
+    """
+    if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[0] < 2:
+        raise ValueError(f"z must be a tensor of shape (N, D) with N >= 2; got {getattr(z, 'shape', type(z))}")
+    std = float(std_of_normalized(z))
+    return {
+        "std_of_normalized": std,
+        "std_ratio": std * z.shape[1] ** 0.5,
+        "effective_rank": float(effective_rank(z)),
+        "uniformity": float(uniformity(z)),
+    }
+
+
+def covariance_spectrum(z: torch.Tensor) -> torch.Tensor:
+    r"""Eigenvalues (descending, float64 ``(D,)``) of the covariance of the L2-normalised rows of
+    ``z: (N, D)`` (Jing et al. 2022 plot them on a log scale: a cliff marks dimensional collapse).
+    They sum to :math:`1 - \lVert \bar u\rVert^2`, with :math:`\bar u` the mean normalised row."""
+    if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[0] < 2:
+        raise ValueError(f"z must be a tensor of shape (N, D) with N >= 2; got {getattr(z, 'shape', type(z))}")
+    u = F.normalize(z.double(), dim=1)
+    u = u - u.mean(dim=0)
+    cov = u.T @ u / z.shape[0]
+    return torch.linalg.eigvalsh(cov).flip(0).clamp_min(0)
+
+
+def projector_output(method: nn.Module, images: torch.Tensor, views) -> torch.Tensor:
+    """:math:`z = g(f(x))` of un-augmented ``images`` (``views.prepare``), BatchNorm in eval mode:
+    the layer whose collapse the chapter measures (the loss compares its predictions)."""
+    return embeddings(nn.Sequential(method.backbone, method.projector), images, views.prepare)
+
+
+def track_collapse(
+    method: nn.Module,
+    train: ImageData,
+    views,
+    probe: tuple[ImageData, ImageData],
+    *,
+    steps: int,
+    eval_every: int,
+    knn_k: int = 20,
+    **fit_kwargs,
+) -> dict:
+    """Train ``method`` with :func:`jessl_lite.train.fit` and record :func:`collapse_diagnostics`
+    of the projector output on ``probe[1]`` every ``eval_every`` steps (and at step 0).
+
+    ``probe``: ``(memory, queries)`` labelled sets; the final kNN accuracy (cosine, ``k = knn_k``)
+    classifies the queries' backbone features by the memory's. ``fit_kwargs`` go to ``fit``.
+
+    Returns a dict: ``steps`` (list), one list per diagnostic, ``loss`` (per step),
+    ``spectrum`` (:func:`covariance_spectrum` at the end), ``knn``, ``seconds`` (training only).
+    """
+    if not isinstance(eval_every, int) or eval_every < 1:
+        raise ValueError(f"eval_every must be a positive int; got {eval_every!r}")
+    memory, queries = probe
+    record: dict = {"steps": []}
+
+    def measure(step: int) -> None:
+        record["steps"].append(step)
+        for name, value in collapse_diagnostics(projector_output(method, queries.images, views)).items():
+            record.setdefault(name, []).append(value)
+
+    def on_log(step: int, logs: dict[str, float]) -> None:
+        if step % eval_every == 0 or step == steps:
+            measure(step)
+
+    measure(0)
+    result = fit(method, train, views, steps=steps, log_every=min(eval_every, steps), callback=on_log, **fit_kwargs)
+    record["loss"] = [entry["loss"] for entry in result.history]
+    record["spectrum"] = covariance_spectrum(projector_output(method, queries.images, views))
+    features = [embeddings(method.embed, d.images, views.prepare) for d in (memory, queries)]
+    record["knn"] = knn_accuracy(features[0], memory.labels, features[1], queries.labels, k=knn_k)
+    record["seconds"] = result.seconds
+    return record

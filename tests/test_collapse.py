@@ -1,0 +1,112 @@
+"""Chapter 4's collapse experiments: SimSiam/BYOL ablations and the collapse diagnostics."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from jessl_lite.collapse import (
+    collapse_diagnostics,
+    covariance_spectrum,
+    simsiam_variant,
+    track_collapse,
+)
+from jessl_lite.data import load_mnist
+from jessl_lite.methods import BYOL, SimSiam
+from jessl_lite.nets import MLP
+from jessl_lite.views import mnist_views
+
+# The chapter's thresholds on the projector output of held-out digits (std_ratio = std * sqrt(D)).
+COLLAPSED_STD_RATIO, HEALTHY_STD_RATIO = 0.5, 0.8
+
+
+def test_diagnostics_of_isotropic_collapsed_and_batchnormed_line():
+    g = torch.Generator().manual_seed(0)
+    healthy = collapse_diagnostics(torch.randn(4000, 32, generator=g))
+    assert healthy["std_ratio"] == pytest.approx(1.0, abs=0.02)
+    assert healthy["uniformity"] < -3.5
+    point = collapse_diagnostics(torch.ones(500, 32) + 1e-9 * torch.randn(500, 32, generator=g))
+    assert point["std_of_normalized"] < 1e-6 and point["effective_rank"] == pytest.approx(1.0, abs=1e-3)
+    assert point["uniformity"] == pytest.approx(0.0, abs=1e-6)
+    # Embeddings on a line, then a BatchNorm: every dimension has unit variance, the std looks healthy.
+    line = torch.randn(2000, 1, generator=g) * torch.randn(1, 32, generator=g) + 3.0
+    bn = nn.BatchNorm1d(32, affine=False)(line).detach()
+    assert bn.std(dim=0).min() > 0.99
+    line_diag = collapse_diagnostics(bn)
+    assert line_diag["std_ratio"] == pytest.approx(1.0, abs=0.02)
+    assert line_diag["effective_rank"] == pytest.approx(1.0, abs=1e-3)
+    # Two antipodal points half the time: log(1/2 + 1/2 exp(-8)) up to the 1/(N-1) diagonal correction.
+    assert line_diag["uniformity"] == pytest.approx(math.log(0.5 + 0.5 * math.exp(-8)), abs=0.02)
+
+
+def test_covariance_spectrum_sums_to_one_minus_squared_mean():
+    z = torch.randn(300, 8, dtype=torch.float64) + 0.5
+    u = F.normalize(z, dim=1)
+    spectrum = covariance_spectrum(z)
+    assert float(spectrum.sum()) == pytest.approx(1 - float(u.mean(0).pow(2).sum()), abs=1e-12)
+    assert bool((spectrum[:-1] >= spectrum[1:]).all())
+
+
+def test_simsiam_variants_are_built_as_named():
+    kw = {"dim": 8, "pred_dim": 4, "proj_layers": 2}
+    assert isinstance(simsiam_variant("no_predictor", MLP(16, [8], 8), **kw).predictor, nn.Identity)
+    assert not simsiam_variant("no_stop_gradient", MLP(16, [8], 8), **kw).stop_gradient
+    frozen = simsiam_variant("fixed_random_predictor", MLP(16, [8], 8), **kw)
+    before = [p.clone() for p in frozen.predictor.parameters()]
+    loss, _ = frozen(torch.randn(10, 16), torch.randn(10, 16))
+    loss.backward()
+    assert all(p.grad is None for p in frozen.predictor.parameters())
+    assert all(p.grad is not None for p in frozen.projector.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, frozen.predictor.parameters(), strict=True))
+    with pytest.raises(ValueError, match="variant"):
+        simsiam_variant("no_projector", MLP(16, [8], 8), **kw)
+    with pytest.raises(ValueError, match="predictor_mode"):
+        SimSiam(MLP(16, [8], 8), predictor_mode="none", **kw)
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.5, 1.0])
+def test_constant_decay_byol_moves_the_target_by_the_ema(decay):
+    torch.manual_seed(0)
+    method = BYOL(MLP(16, [8], 8), MLP(8, [8], 4), MLP(4, [8], 4), ema_decay=decay)
+    target0 = [p.clone() for p in method.target_backbone.parameters()]
+    with torch.no_grad():
+        for p in method.backbone.parameters():
+            p.add_(1.0)
+    method.loss(torch.randn(6, 16), torch.randn(6, 16))
+    for t0, t, o in zip(target0, method.target_backbone.parameters(), method.backbone.parameters(), strict=True):
+        torch.testing.assert_close(t, decay * t0 + (1 - decay) * o)
+    assert method.target_pairs() == []
+    # Evaluation-mode losses leave the target alone.
+    before = [p.clone() for p in method.target_backbone.parameters()]
+    method.eval()
+    method.loss(torch.randn(6, 16), torch.randn(6, 16))
+    assert all(torch.equal(a, b) for a, b in zip(before, method.target_backbone.parameters(), strict=True))
+    with pytest.raises(ValueError, match="ema_decay"):
+        BYOL(MLP(16, [8], 8), ema_decay=1.5)
+    # Without ema_decay, fit moves the target with BYOL's schedule, as before.
+    assert len(BYOL(MLP(16, [8], 8), dim=4, hidden_dim=8, pred_dim=8).target_pairs()) == 2
+
+
+@pytest.fixture(scope="module")
+def mnist_parts():
+    data = load_mnist("test")
+    return data.split([4096, 2000, 1000, len(data) - 7096], seed=0)[:3]
+
+
+def _run(variant, parts):
+    train, memory, queries = parts
+    torch.manual_seed(0)
+    method = simsiam_variant(variant, MLP(784, [256], 128), dim=64, pred_dim=16, proj_layers=2)
+    return track_collapse(method, train, mnist_views(), (memory, queries), steps=150, eval_every=50,
+                          batch_size=128, lr=0.1, weight_decay=5e-4, progress=False, seed=0)
+
+
+def test_without_stop_gradient_simsiam_collapses_and_with_it_stays_healthy(mnist_parts):
+    healthy, collapsed = _run("simsiam", mnist_parts), _run("no_stop_gradient", mnist_parts)
+    assert healthy["steps"] == [0, 50, 100, 150]
+    assert healthy["std_ratio"][-1] > HEALTHY_STD_RATIO
+    assert collapsed["std_ratio"][-1] < COLLAPSED_STD_RATIO
+    assert collapsed["effective_rank"][-1] < 0.5 * healthy["effective_rank"][-1]
+    assert collapsed["uniformity"][-1] > healthy["uniformity"][-1] + 1.0
