@@ -16,6 +16,11 @@ Training, in the order data flows: :mod:`~jessl_lite.data` -> :mod:`~jessl_lite.
 :mod:`~jessl_lite.methods` (with :mod:`~jessl_lite.nets`, :mod:`~jessl_lite.losses`) ->
 :mod:`~jessl_lite.train` (with :mod:`~jessl_lite.distributed`) -> :mod:`~jessl_lite.evaluate`.
 
+Chapter models: :mod:`jessl_lite.flows` (bijective coupling-layer encoders) and
+:mod:`jessl_lite.infomax` (Tschannen et al.'s experiments, chapter 5); :mod:`jessl_lite.collapse`
+(ablations and collapse diagnostics) and :mod:`jessl_lite.dynamics` (linear learning dynamics of
+non-contrastive methods, chapter 4).
+
 For the chapters: :mod:`jessl_lite.profiles` (the quick and full run sizes, device choice),
 :mod:`jessl_lite.plots` (the book's palette; interactive figures that work without a kernel),
 :mod:`jessl_lite.exercises` (answer checkers; the student-version tool).
