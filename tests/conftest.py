@@ -24,6 +24,19 @@ if os.environ.get("CI"):
 os.environ.setdefault("JESSL_PROFILE", "quick")
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run a module's tests on one torch thread: tiny tensors on two shared cores gain nothing
+    from a second thread but synchronisation (up to 10x slower). Use with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory) -> Path:
     """Build the whole book once, executing every notebook, with Sphinx warnings as errors.

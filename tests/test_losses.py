@@ -25,14 +25,7 @@ from jessl_lite.losses import (
     vicreg_terms,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # These tensors are tiny: two threads on two shared cores only add synchronisation.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _randn(seed: int, *shape: int, dtype=torch.float64) -> torch.Tensor:

@@ -35,13 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKER = Path(__file__).with_name("_fit_worker.py")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Two threads on two cores shared with other jobs can be ten times slower than one.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
