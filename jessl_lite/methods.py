@@ -59,7 +59,6 @@ from .losses import (
 from .nets import MLP
 from .nets import predictor as make_predictor
 from .nets import projector as make_projector
-from .train import ema_update
 
 __all__ = [
     "JointEmbeddingMethod",
@@ -72,7 +71,26 @@ __all__ = [
     "METHODS",
     "METHOD_NAMES",
     "make_method",
+    "ema_update",
 ]
+
+
+@torch.no_grad()
+def ema_update(target: nn.Module, online: nn.Module, decay: float) -> None:
+    r"""``target <- decay * target + (1 - decay) * online`` for parameters; buffers (BatchNorm's
+    running statistics) are copied, as in BYOL's code. Both modules must have the same structure.
+
+    Lives here, beside the methods that own target networks; :func:`jessl_lite.train.fit` calls
+    it after every step with BYOL's schedule (chapter 4)."""
+    if not 0 <= decay <= 1:
+        raise ValueError(f"decay must be in [0, 1]; got {decay}")
+    t_params, o_params = list(target.parameters()), list(online.parameters())
+    if len(t_params) != len(o_params):
+        raise ValueError("target and online must have the same parameters")
+    for t, o in zip(t_params, o_params, strict=True):
+        t.lerp_(o.detach(), 1 - decay)
+    for t, o in zip(target.buffers(), online.buffers(), strict=True):
+        t.copy_(o)
 
 
 class JointEmbeddingMethod(nn.Module):

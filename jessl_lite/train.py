@@ -45,6 +45,7 @@ from torch import nn
 from . import distributed
 from .data import ImageData
 from .evaluate import embeddings, knn_accuracy
+from .methods import ema_update
 
 __all__ = [
     "fit",
@@ -114,21 +115,6 @@ def byol_tau(step: int, total_steps: int, tau_base: float = 0.996) -> float:
     if not 0 <= tau_base <= 1:
         raise ValueError(f"tau_base must be in [0, 1]; got {tau_base}")
     return 1 - (1 - tau_base) * (math.cos(math.pi * step / total_steps) + 1) / 2
-
-
-@torch.no_grad()
-def ema_update(target: nn.Module, online: nn.Module, decay: float) -> None:
-    r"""``target <- decay * target + (1 - decay) * online`` for parameters; buffers (BatchNorm's
-    running statistics) are copied, as in BYOL's code. Both modules must have the same structure."""
-    if not 0 <= decay <= 1:
-        raise ValueError(f"decay must be in [0, 1]; got {decay}")
-    t_params, o_params = list(target.parameters()), list(online.parameters())
-    if len(t_params) != len(o_params):
-        raise ValueError("target and online must have the same parameters")
-    for t, o in zip(t_params, o_params, strict=True):
-        t.lerp_(o.detach(), 1 - decay)
-    for t, o in zip(target.buffers(), online.buffers(), strict=True):
-        t.copy_(o)
 
 
 class LARS(torch.optim.Optimizer):

@@ -7,7 +7,7 @@ from torch import nn
 
 from ..dynamics import fixed_points, linear_ssl_gradients
 from ..evaluate import std_of_normalized
-from ..train import ema_update
+from ..methods import ema_update
 from . import register
 
 # --- chapter 4 -----------------------------------------------------------------------------
