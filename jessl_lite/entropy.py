@@ -362,27 +362,24 @@ def _resolve_bandwidth(bandwidth, samples: torch.Tensor) -> torch.Tensor:
         raise ValueError(
             f"bandwidth must be a positive number, a tensor, or one of {BANDWIDTH_RULES}; got {bandwidth!r}"
         )
-    h = _as_positive(bandwidth, "bandwidth").to(device=samples.device, dtype=samples.dtype)
-    try:
-        torch.broadcast_shapes(h.shape, samples.shape[:-2])
-    except RuntimeError as err:
-        raise ValueError(
-            f"bandwidth must be a number or broadcast to the batch shape {tuple(samples.shape[:-2])}; "
-            f"got shape {tuple(h.shape)}"
-        ) from err
-    return h
+    return _positive_per_batch(bandwidth, samples, "bandwidth")
 
 
 def _kappa_like(kappa, samples: torch.Tensor) -> torch.Tensor:
-    k = _as_positive(kappa, "kappa").to(device=samples.device, dtype=samples.dtype)
+    return _positive_per_batch(kappa, samples, "kappa")
+
+
+def _positive_per_batch(value, samples: torch.Tensor, name: str) -> torch.Tensor:
+    # A positive scalar, or one per batch element of samples (..., N, D).
+    out = _as_positive(value, name).to(device=samples.device, dtype=samples.dtype)
     try:
-        torch.broadcast_shapes(k.shape, samples.shape[:-2])
+        torch.broadcast_shapes(out.shape, samples.shape[:-2])
     except RuntimeError as err:
         raise ValueError(
-            f"kappa must be a number or broadcast to the batch shape {tuple(samples.shape[:-2])}; "
-            f"got shape {tuple(k.shape)}"
+            f"{name} must be a number or broadcast to the batch shape {tuple(samples.shape[:-2])}; "
+            f"got shape {tuple(out.shape)}"
         ) from err
-    return k
+    return out
 
 
 def _as_tensor(x, name: str) -> torch.Tensor:
