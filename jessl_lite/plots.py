@@ -43,20 +43,32 @@ __all__ = [
     "InteractiveFigure",
 ]
 
-#: seaborn's colorblind palette: the one palette of the book.
-BOOK_PALETTE = sns.color_palette("colorblind")
+#: seaborn's colorblind palette (10 colors) followed by its "dark" variant (10 more): the one
+#: palette of the book. Chapters pick colors by name from :data:`METHOD_COLORS`, never by index.
+BOOK_PALETTE = sns.color_palette("colorblind") + sns.color_palette("dark")
 
-#: A method or quantity keeps its color in every chapter.
+#: Every method, estimator and recurring quantity keeps one color across the book, and no two
+#: share one (``tests/test_plots.py`` checks it). "true" (the exact value) is dark grey.
 METHOD_COLORS = {
+    # the six joint-embedding methods (chapters 3, 4, 7)
     "SimCLR": BOOK_PALETTE[0],
     "SwAV": BOOK_PALETTE[1],
     "BYOL": BOOK_PALETTE[2],
     "SimSiam": BOOK_PALETTE[3],
     "Barlow Twins": BOOK_PALETTE[4],
     "VICReg": BOOK_PALETTE[5],
-    "InfoNCE": BOOK_PALETTE[0],
-    "NWJ": BOOK_PALETTE[1],
-    "DV": BOOK_PALETTE[6],
+    # variational MI bounds (chapters 2, 5)
+    "InfoNCE": BOOK_PALETTE[6],
+    "NWJ": BOOK_PALETTE[8],
+    "DV": BOOK_PALETTE[9],
+    "JS": BOOK_PALETTE[10],
+    # entropy estimators (chapters 2, 7)
+    "resubstitution": BOOK_PALETTE[11],
+    "leave-one-out": BOOK_PALETTE[12],
+    # recurring quantities and baselines
+    "estimate": BOOK_PALETTE[13],
+    "baseline": BOOK_PALETTE[7],
+    "collapsed": BOOK_PALETTE[14],
     "true": "0.2",
 }
 

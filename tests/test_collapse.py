@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from jessl_lite.collapse import (
+from jessl_lite.experiments.collapse import (
     collapse_diagnostics,
     covariance_spectrum,
     simsiam_variant,

@@ -48,10 +48,33 @@ def test_missing_data_fails_fast_naming_the_files_and_the_variable(offline):
     assert time.perf_counter() - start < 2.0
 
 
-def test_shared_copy_has_no_mnist_training_images():
-    # The shared root holds only the test images: the train split must fail, never hang or download.
-    with pytest.raises(FileNotFoundError, match="JESSL_DATA"):
-        load_mnist("train", download=False)
+# Published class counts of MNIST's training split (also in ../shared/data/README.md).
+MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+
+
+def test_mnist_training_split_matches_the_published_counts():
+    mnist = load_mnist("train", download=False)
+    assert mnist.images.shape == (60000, 1, 28, 28) and mnist.images.dtype == torch.uint8
+    assert torch.bincount(mnist.labels).tolist() == MNIST_TRAIN_COUNTS
+    assert mnist.labels[:5].tolist() == [5, 0, 4, 1, 9]  # the first digits of LeCun's file
+    # Mean pixel of the training images: 33.318 = 0.1307 * 255, the normalisation constant everyone uses.
+    assert mnist.images.double().mean().item() == pytest.approx(33.318, abs=0.001)
+    assert mnist.name == "mnist-train"
+
+
+def test_a_missing_training_split_fails_fast_even_when_the_test_split_is_there(offline):
+    only_test = offline / "only-test" / "mnist"
+    only_test.mkdir(parents=True)
+    shared = data.data_root() / "mnist"
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (only_test / name).symlink_to(shared / name)
+    start = time.perf_counter()
+    assert len(load_mnist("test", root=only_test.parent)) == 10000
+    with pytest.raises(FileNotFoundError) as err:
+        load_mnist("train", root=only_test.parent)
+    message = str(err.value)
+    assert "train-images-idx3-ubyte.gz" in message and "JESSL_DATA" in message
+    assert time.perf_counter() - start < 5.0
 
 
 def test_internet_check_gives_up_after_its_timeout(monkeypatch):

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from jessl_lite.dynamics import (
+from jessl_lite.experiments.dynamics import (
     balanced_time,
     eigen_ode,
     fixed_points,

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import multivariate_normal
 
-from jessl_lite.gaussian_ib import (
+from jessl_lite.experiments.gaussian_ib import (
     barlow_twins_terms,
     conditional_covariance_from_views,
     covariance,

@@ -11,7 +11,7 @@ from torch import nn
 
 from jessl_lite.bounds import infonce_bound, nwj_bound
 from jessl_lite.data import ImageData, load_mnist
-from jessl_lite.infomax import (
+from jessl_lite.experiments.infomax import (
     HALF_DIM,
     SIZES,
     InfoMax,

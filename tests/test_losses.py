@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jessl_lite import gaussian_ib
+from jessl_lite.experiments import gaussian_ib
 from jessl_lite.losses import (
     barlow_twins_loss,
     barlow_twins_terms,

@@ -82,3 +82,12 @@ def test_bad_arguments():
 def test_glue_displays_nothing(capsys):
     assert glue("x", 1.5) is None
     assert capsys.readouterr().out == ""
+
+
+def test_no_two_methods_or_estimators_share_a_color():
+    from jessl_lite.plots import METHOD_COLORS
+
+    colors = [tuple(matplotlib.colors.to_rgb(c)) for c in METHOD_COLORS.values()]
+    assert len(set(colors)) == len(colors), "two entries of METHOD_COLORS share a color"
+    for name in ("SimCLR", "SwAV", "BYOL", "SimSiam", "Barlow Twins", "VICReg", "InfoNCE", "NWJ", "DV"):
+        assert name in METHOD_COLORS

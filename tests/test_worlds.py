@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import entropy as scipy_entropy
 
-from jessl_lite.worlds import (
+from jessl_lite.experiments.worlds import (
     AXIS_T,
     AXIS_T_PRIME,
     AXIS_V,
@@ -100,7 +100,7 @@ def test_every_identity_of_the_derivation_holds(case):
     assert float(t.h_v_given_x) == pytest.approx(float(t.h_t - t.h_t_given_vx), abs=TOL)
     assert float(t.h_v_given_x) <= float(t.h_t) + TOL
     # The exact Lagrangian: the post's form plus the remainder.
-    assert float(t.ib_lagrangian(beta)) == pytest.approx(float(t.seed_lagrangian(beta) + t.h_t_given_vx), abs=TOL)
+    assert float(t.ib_lagrangian(beta)) == pytest.approx(float(t.blog_lagrangian(beta) + t.h_t_given_vx), abs=TOL)
     # Data processing on V - X - V_hat, whatever the target.
     assert float(t.i_v_v_hat) <= float(t.i_xv) + TOL
     # An independent computation of H(V|X) (scipy, from p(v|x) summed over transformations).
@@ -128,7 +128,7 @@ def test_injective_encoder_reproduces_the_posts_formula_exactly():
     assert float(t.h_v_given_x) == pytest.approx(h_t, abs=1e-12)
     assert float(t.h_t_given_vx) == pytest.approx(0.0, abs=1e-12)
     for beta in (0.0, 0.5, 1.0, 1.5, 3.0):
-        assert float(t.ib_lagrangian(beta)) == pytest.approx(float(t.seed_lagrangian(beta)), abs=1e-12)
+        assert float(t.ib_lagrangian(beta)) == pytest.approx(float(t.blog_lagrangian(beta)), abs=1e-12)
 
 
 @pytest.mark.parametrize("name", ["class", "merge two poses"])
@@ -137,7 +137,7 @@ def test_non_injective_encoder_has_a_strictly_positive_gap_equal_to_the_remainde
     f = class_encoder(world, n_poses=3) if name == "class" else torch.tensor([0, 0, 1, 2, 3, 4])
     assert not is_injective_in_t(world, f)
     t = information_terms(world, f)
-    gap = float(t.ib_lagrangian(1.5) - t.seed_lagrangian(1.5))
+    gap = float(t.ib_lagrangian(1.5) - t.blog_lagrangian(1.5))
     assert gap > 0.01
     assert gap == pytest.approx(float(t.h_t_given_vx), abs=1e-12)
     assert float(t.h_t - t.h_v_given_x) == pytest.approx(gap, abs=1e-12)
@@ -179,7 +179,7 @@ def test_all_encoders_are_the_set_partitions():
         assert all(row[i] <= max(row[:i]) + 1 for i in range(1, 4))
 
 
-@pytest.mark.parametrize("objective", ["ib", "seed"])
+@pytest.mark.parametrize("objective", ["ib", "blog"])
 def test_search_finds_the_constant_encoder_optimal_below_beta_one(objective):
     world = shifted_world([0.6, 0.4], n_poses=3, d_t=[0.7, 0.3])
     betas = [0.0, 0.25, 0.5, 0.9, 0.99]
@@ -187,11 +187,11 @@ def test_search_finds_the_constant_encoder_optimal_below_beta_one(objective):
     constant = information_terms(world, constant_encoder(world))
     for k, beta in enumerate(betas):
         assert result.encoders[result.best[k]].tolist() == constant_encoder(world).tolist()
-        expected = constant.ib_lagrangian(beta) if objective == "ib" else constant.seed_lagrangian(beta)
+        expected = constant.ib_lagrangian(beta) if objective == "ib" else constant.blog_lagrangian(beta)
         assert float(result.best_values()[k]) == pytest.approx(float(expected), abs=1e-12)
         # No encoder does better than the constant one.
         assert float(result.values[k].min()) >= float(expected) - 1e-12
-    if objective == "seed":
+    if objective == "blog":
         # The post's form has the constant as its unique minimizer: every other encoder is strictly worse.
         others = result.values[:, 1:]
         assert float((others - result.best_values()[:, None]).min()) > 1e-3

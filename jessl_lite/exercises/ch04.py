@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..dynamics import fixed_points, linear_ssl_gradients
+from ..experiments.dynamics import fixed_points, linear_ssl_gradients
 from ..evaluate import std_of_normalized
 from ..methods import ema_update
 from . import register

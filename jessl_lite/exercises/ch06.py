@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from .. import worlds
-from ..gaussian_ib import linear_gaussian_views
+from ..experiments import worlds
+from ..experiments.gaussian_ib import linear_gaussian_views
 from . import register
 
 # --- chapter 6 -----------------------------------------------------------------------------
@@ -50,7 +50,7 @@ def _critical_beta(objective: str) -> float:
 
 @register("6.2", "the beta at which the optimum of the ring leaves collapse: (true IB, the post's form)")
 def _ex_6_2() -> tuple[float, ...]:
-    return (_critical_beta("ib"), _critical_beta("seed"))
+    return (_critical_beta("ib"), _critical_beta("blog"))
 
 
 @register("6.3", "Barlow Twins' cross-correlation C and I(Z; X) in nats, one-dimensional Gaussian world")

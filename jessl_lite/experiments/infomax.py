@@ -39,14 +39,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .bounds import BilinearCritic, ConcatCritic, SeparableCritic, infonce_bound, nwj_bound
-from .data import ImageData
-from .evaluate import embeddings, linear_probe
-from .flows import BijectiveEncoder
-from .methods import JointEmbeddingMethod
-from .nets import MLP
-from .train import fit
-from .views import TopBottomViews
+from ..bounds import BilinearCritic, ConcatCritic, SeparableCritic, infonce_bound, nwj_bound
+from ..data import ImageData
+from ..evaluate import embeddings, linear_probe
+from ..flows import BijectiveEncoder
+from ..methods import JointEmbeddingMethod
+from ..nets import MLP
+from ..train import fit
+from ..views import TopBottomViews
 
 __all__ = [
     "HALF_DIM",

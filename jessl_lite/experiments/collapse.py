@@ -29,10 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import ImageData
-from .evaluate import effective_rank, embeddings, knn_accuracy, std_of_normalized, uniformity
-from .methods import SimSiam
-from .train import fit
+from ..data import ImageData
+from ..evaluate import effective_rank, embeddings, knn_accuracy, std_of_normalized, uniformity
+from ..methods import SimSiam
+from ..train import fit
 
 __all__ = [
     "SIMSIAM_VARIANTS",

@@ -28,7 +28,7 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from . import info
+from .. import info
 
 __all__ = [
     "AXIS_X",
@@ -250,7 +250,7 @@ class InformationTerms:
         r"""The IB Lagrangian of latent bootstrapping, :math:`I(X; V) - \beta\, I(V; \hat V)`."""
         return self.i_xv - _beta(beta) * self.i_v_v_hat
 
-    def seed_lagrangian(self, beta: float) -> torch.Tensor:
+    def blog_lagrangian(self, beta: float) -> torch.Tensor:
         r"""The blog post's closed form, :math:`(1-\beta) H(V) + \beta H(V \mid \hat V) - H(T)`.
 
         It equals :meth:`ib_lagrangian` minus :math:`H(T \mid V, X)`, so the two agree exactly
@@ -346,7 +346,7 @@ def ib_search(
 ) -> SearchResult:
     r"""Minimize the Lagrangian over every encoder of a world, exhaustively, for each beta.
 
-    ``objective="ib"`` minimizes :math:`I(X;V) - \beta I(V;\hat V)`; ``"seed"`` minimizes the blog
+    ``objective="ib"`` minimizes :math:`I(X;V) - \beta I(V;\hat V)`; ``"blog"`` minimizes the blog
     post's :math:`(1-\beta)H(V) + \beta H(V\mid\hat V) - H(T)`. Encoders whose value is within
     ``tol`` of the minimum tie; the tie goes to the smallest H(V) (the simplest encoder), then to
     the first in enumeration order, so that at beta < 1 the search reports the constant encoder
@@ -356,13 +356,13 @@ def ib_search(
         world: the world; its ``n_y`` must be at most 10 unless ``encoders`` is given.
         betas: trade-off values, a number or a 1-D sequence.
         target: a fixed target encoder g; ``None`` ties it to each candidate (g = f, SimSiam).
-        objective: ``"ib"`` or ``"seed"``.
+        objective: ``"ib"`` or ``"blog"``.
         encoders: (E, n_y) candidates (default: :func:`all_encoders`).
         tol: tolerance for ties, in the chosen unit.
         unit: ``"nats"`` or ``"bits"``.
     """
-    if objective not in ("ib", "seed"):
-        raise ValueError(f"objective must be 'ib' or 'seed'; got {objective!r}")
+    if objective not in ("ib", "blog"):
+        raise ValueError(f"objective must be 'ib' or 'blog'; got {objective!r}")
     beta_grid = torch.as_tensor(betas, dtype=torch.float64).reshape(-1)
     if beta_grid.numel() == 0 or not bool(torch.isfinite(beta_grid).all()) or bool((beta_grid < 0).any()):
         raise ValueError("betas must be one or more finite numbers >= 0")

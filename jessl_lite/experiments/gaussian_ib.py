@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import info, losses
+from .. import info, losses
 
 __all__ = [
     "GaussianViews",
