@@ -7,13 +7,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from jessl_lite.data import load_mnist
 from jessl_lite.experiments.collapse import (
     collapse_diagnostics,
     covariance_spectrum,
     simsiam_variant,
     track_collapse,
 )
-from jessl_lite.data import load_mnist
 from jessl_lite.methods import BYOL, SimSiam
 from jessl_lite.nets import MLP
 from jessl_lite.views import mnist_views

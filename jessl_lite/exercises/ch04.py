@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..experiments.dynamics import fixed_points, linear_ssl_gradients
 from ..evaluate import std_of_normalized
+from ..experiments.dynamics import fixed_points, linear_ssl_gradients
 from ..methods import ema_update
 from . import register
 
