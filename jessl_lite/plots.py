@@ -43,9 +43,10 @@ __all__ = [
     "InteractiveFigure",
 ]
 
-#: seaborn's colorblind palette (10 colors) followed by its "dark" variant (10 more): the one
-#: palette of the book. Chapters pick colors by name from :data:`METHOD_COLORS`, never by index.
-BOOK_PALETTE = sns.color_palette("colorblind") + sns.color_palette("dark")
+#: seaborn's colorblind palette (10 colors), its "dark" variant (10 more) and its "muted" one
+#: (10 more, appended so earlier indices keep their colors): the one palette of the book.
+#: Chapters pick colors by name from :data:`METHOD_COLORS`, never by index.
+BOOK_PALETTE = sns.color_palette("colorblind") + sns.color_palette("dark") + sns.color_palette("muted")
 
 #: Every method, estimator and recurring quantity keeps one color across the book, and no two
 #: share one (``tests/test_plots.py`` checks it). "true" (the exact value) is dark grey.
@@ -70,6 +71,18 @@ METHOD_COLORS = {
     "baseline": BOOK_PALETTE[7],
     "collapsed": BOOK_PALETTE[14],
     "true": "0.2",
+    # entropy and information of two discrete variables (chapter 1)
+    "binary entropy": BOOK_PALETTE[20],
+    "surprise": BOOK_PALETTE[21],
+    "H(X|Y)": BOOK_PALETTE[29],
+    "I(X;Y)": BOOK_PALETTE[22],
+    "H(Y|X)": BOOK_PALETTE[28],
+    # the information bottleneck (chapter 6)
+    "IB Lagrangian": BOOK_PALETTE[19],
+    "blog Lagrangian": BOOK_PALETTE[16],
+    "H(V)": BOOK_PALETTE[23],
+    "H(V|V^)": BOOK_PALETTE[24],
+    "I(V;V^)": BOOK_PALETTE[18],
 }
 
 MAX_FRAMES = 150
