@@ -1,56 +1,81 @@
-"""The fit loop every method trains with: one :func:`fit` for SimSiam, BYOL, SimCLR and the rest.
+"""The one training loop of the book: :func:`fit`, configured by one :class:`FitConfig`, returning one :class:`Run`.
 
-Per optimizer step ``k`` of ``K``:
+Every experiment of the book trains with it: the six joint-embedding methods (chapters 3, 4, 7),
+chapter 5's InfoMax encoders, chapter 2's critics. How a run is configured, run, evaluated and
+saved, once::
 
-1. take the next ``batch_size`` indices of this epoch's permutation (fixed by ``seed`` and the
-   epoch), draw per-sample view parameters for the whole global batch, make the two views of
-   this process's shard on the device (:mod:`jessl_lite.views`);
-2. ``loss, logs = method(view1, view2)`` under autocast (bf16, or fp16 with a gradient scaler
-   on GPUs without bf16; float32 on CPUs), backward, optimizer step with the learning rate
-   :func:`learning_rate` (linear warmup, then cosine decay);
-3. move every target network of the method towards its online network with BYOL's schedule
-   :func:`byol_tau` (:func:`ema_update`);
-4. every ``log_every`` steps, and only then, read the losses back from the device: update the
-   progress bar, stop on a NaN or infinite loss (:class:`NonFiniteLossError`), call ``callback``;
-   every ``knn_every`` steps, a kNN monitor; every ``checkpoint_every`` steps, a checkpoint.
+    config = FitConfig(steps=300, batch_size=256, lr=0.05, eval_every=100,
+                       checkpoint_dir="runs/simsiam", checkpoint_every=100, resume=True)
+    run = fit(method, train, mnist_views(), config, hooks=[knn_monitor(memory, queries)])
+    run.curve("loss"), run.metric("knn"), run.to_json("simsiam.json")
 
-A checkpoint holds everything the rest of the run depends on (model with its target networks
-and BatchNorm buffers, optimizer, gradient scaler, step, every random generator's state, this
-epoch's data order) and is written atomically, so ``resume=True`` continues a killed run; on a
-CPU the resumed run ends bit-identical to one that was never interrupted. Checkpoints load with
-``torch.load(path, weights_only=True)``.
+Per optimizer step ``k`` of ``K`` (:func:`fit`'s named steps):
 
-Command line (also under ``torchrun --nproc_per_node=N``, data-parallel)::
+1. **batch**: the next ``batch_size`` indices of this epoch's permutation (fixed by ``seed`` and
+   the epoch), per-sample view parameters for the global batch, the two views of this process's
+   shard made on the device (:mod:`jessl_lite.views`); or ``data(k, generator)`` for a sampler;
+2. **step**: ``loss, logs = method(view1, view2)`` under autocast (bf16, or fp16 with a gradient
+   scaler on GPUs without bf16; float32 on CPUs), backward, optimizer step at the learning rate
+   :func:`learning_rate` (warmup, then cosine decay or constant); every target network moves by
+   :func:`ema_update` with BYOL's schedule :func:`byol_tau`;
+3. **log**: every ``log_every`` steps, and only then, the losses are read back from the device
+   into the run's curves, checked (:class:`NonFiniteLossError`), shown on the progress bar;
+4. **evaluate**: every ``eval_every`` steps (and before training and at the end) each
+   evaluation hook ``hook(method, step) -> {name: value}`` runs and its values become a row of
+   ``run.evals``;
+5. **checkpoint**: every ``checkpoint_every`` steps, at the end and on Ctrl-C, everything the rest
+   of the run depends on (model with its target networks and BatchNorm buffers, optimizer, gradient
+   scaler, step, every random generator, this epoch's data order, the run record so far) is
+   written atomically; ``resume=True`` continues from it. On a CPU a resumed run ends bit-identical
+   to one that was never interrupted.
 
-    python -m jessl_lite.train --method simsiam --data mnist --backbone convnet --steps 200
+Command line (also under ``torchrun --nproc_per_node=N``, data-parallel; flags are
+:class:`FitConfig`'s field names)::
 
-Chapters 3, 4, 5 and 7 train with this loop.
+    python -m jessl_lite.train --method simsiam --data mnist --backbone convnet --steps 200 --eval-every 100
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import math
 import os
-import random
+import signal
+import subprocess
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from . import distributed
+from .checkpoints import (
+    CHECKPOINT_NAME,
+    CheckpointError,
+    load_checkpoint,
+    remove_stale_temporaries,
+    restore_rng_state,
+    rng_state,
+    save_checkpoint,
+)
 from .data import ImageData
-from .evaluate import embeddings, knn_accuracy
 from .methods import ema_update
+from .runs import Run
+from .validation import check_bool, check_choice, check_int, check_number
 
 __all__ = [
     "fit",
-    "FitResult",
+    "FitConfig",
+    "Run",
+    "Every",
     "NonFiniteLossError",
+    "CheckpointError",
     "learning_rate",
     "byol_tau",
     "ema_update",
@@ -60,37 +85,201 @@ __all__ = [
     "CHECKPOINT_NAME",
 ]
 
-CHECKPOINT_NAME = "checkpoint.pt"
-_FORMAT = 1
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+OPTIMIZERS = ("sgd", "lars", "adamw", "adam")
+LR_SCHEDULES = ("cosine", "constant")
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
+    """The loss or the weights became NaN or infinite; the message names the step and the last good checkpoint."""
+
+
+# --- the configuration ---------------------------------------------------------------------------
+
+
+def _section(name: str, **kwargs):
+    return field(metadata={"section": name}, **kwargs)
 
 
 @dataclass
-class FitResult:
-    """What :func:`fit` returns (the method itself is trained in place).
+class FitConfig:
+    """Everything :func:`fit` needs to know about a run, with the book's one set of defaults.
 
-    Attributes:
-        steps: optimizer steps done in total (``K``).
-        history: one dict per step: ``step``, ``loss``, ``lr`` and the method's logs as Python
-            floats (read from the device every ``log_every`` steps); the last step of each read
-            also has ``images_per_s``.
-        knn: ``(step, accuracy)`` pairs from the kNN monitor.
-        seconds: wall time of this call (a resumed run counts only its own part).
-        checkpoint: path of the last checkpoint written, if any.
+    Give only what differs: ``FitConfig(steps=300, lr=0.1)``; ``config.replace(lr=0.2)`` makes a
+    changed copy; ``config.to_dict()`` groups the fields by section (what a :class:`Run` stores).
+    On the command line each field is a flag of the same name (``--batch-size``, ``--eval-every``).
+
+    **schedule** (what the optimizer does; a resumed run must use the same values):
+
+    * ``steps``, ``epochs``: the length of training, exactly one of them (an epoch is
+      ``len(data) // batch_size`` steps; the last partial batch is dropped). Samplers need ``steps``.
+    * ``batch_size`` (256): the global batch; under torchrun each of ``N`` processes takes ``batch_size / N``.
+    * ``optimizer`` (``"sgd"``): ``"sgd"`` (with momentum), ``"lars"`` (:class:`LARS`), ``"adamw"``, ``"adam"``.
+    * ``lr`` (0.05): the base learning rate; scale it with the batch yourself (SimSiam: ``0.05 * batch / 256``).
+    * ``lr_schedule`` (``"cosine"``): ``"cosine"`` decays to 0 at the last step, ``"constant"`` keeps ``lr``.
+    * ``warmup_steps`` (0): linear warmup before the schedule (:func:`learning_rate`).
+    * ``weight_decay`` (1e-4), ``momentum`` (0.9, SGD and LARS).
+    * ``tau_base`` (0.996): first EMA decay of target networks (:func:`byol_tau`); unused without targets.
+    * ``seed`` (0): the data order and the views. Seed the method's initialisation yourself
+      (``torch.manual_seed(seed)`` before building it).
+    * ``on_nonfinite`` (``"stop"``): a NaN/inf loss raises :class:`NonFiniteLossError`;
+      ``"skip"`` leaves that step's update out, records the value and counts it in
+      ``run.summary["skipped_steps"]`` (it reads the loss every step: for small models, such as
+      the critics of chapter 2 whose NWJ exponential can overflow once).
+
+    **precision**: ``precision`` (``"auto"``: bf16 autocast on GPUs that support it, fp16 with a
+    gradient scaler on the others, float32 on CPUs; or ``"fp32"``, ``"bf16"``, ``"fp16"``, CUDA
+    only); ``channels_last`` (``None``: on CUDA); ``compile`` (``torch.compile``, False);
+    ``sync_batchnorm`` (SyncBatchNorm across processes, CUDA only, False).
+
+    **evaluation**: ``log_every`` (10): steps between reads of the loss from the device;
+    ``eval_every`` (0): steps between evaluation hooks (0: only before training and at the end);
+    ``eval_at_start`` (True): evaluate the untrained method at step 0; ``progress`` (True): a
+    ``tqdm`` bar.
+
+    **checkpointing**: ``checkpoint_dir`` (None): where ``checkpoint.pt`` goes;
+    ``checkpoint_every`` (0: only at the end and on Ctrl-C); ``resume`` (False): continue from
+    ``checkpoint_dir/checkpoint.pt`` if it exists (else start).
     """
 
-    steps: int
-    history: list[dict[str, float]] = field(default_factory=list)
-    knn: list[tuple[int, float]] = field(default_factory=list)
-    seconds: float = 0.0
-    checkpoint: Path | None = None
+    steps: int | None = _section("schedule", default=None)
+    epochs: int | None = _section("schedule", default=None)
+    batch_size: int = _section("schedule", default=256)
+    optimizer: str = _section("schedule", default="sgd")
+    lr: float = _section("schedule", default=0.05)
+    lr_schedule: str = _section("schedule", default="cosine")
+    warmup_steps: int = _section("schedule", default=0)
+    weight_decay: float = _section("schedule", default=1e-4)
+    momentum: float = _section("schedule", default=0.9)
+    tau_base: float = _section("schedule", default=0.996)
+    seed: int = _section("schedule", default=0)
+    on_nonfinite: str = _section("schedule", default="stop")
+    precision: str = _section("precision", default="auto")
+    channels_last: bool | None = _section("precision", default=None)
+    compile: bool = _section("precision", default=False)
+    sync_batchnorm: bool = _section("precision", default=False)
+    log_every: int = _section("evaluation", default=10)
+    eval_every: int = _section("evaluation", default=0)
+    eval_at_start: bool = _section("evaluation", default=True)
+    progress: bool = _section("evaluation", default=True)
+    checkpoint_dir: str | None = _section("checkpointing", default=None)
+    checkpoint_every: int = _section("checkpointing", default=0)
+    resume: bool = _section("checkpointing", default=False)
+
+    def __post_init__(self) -> None:
+        if (self.steps is None) == (self.epochs is None):
+            if self.steps is None:
+                self.steps = 200  # neither given: the book's smallest useful run
+            else:
+                raise ValueError(f"give exactly one of steps and epochs; got steps={self.steps}, epochs={self.epochs}")
+        for name in ("steps", "epochs"):
+            if getattr(self, name) is not None:
+                check_int(getattr(self, name), name, minimum=1)
+        check_int(self.batch_size, "batch_size", minimum=1)
+        check_int(self.warmup_steps, "warmup_steps", minimum=0)
+        check_int(self.seed, "seed", minimum=0)
+        check_int(self.log_every, "log_every", minimum=1)
+        check_int(self.eval_every, "eval_every", minimum=0)
+        check_int(self.checkpoint_every, "checkpoint_every", minimum=0)
+        check_choice(self.optimizer, "optimizer", OPTIMIZERS)
+        check_choice(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
+        check_choice(self.precision, "precision", PRECISIONS)
+        check_choice(self.on_nonfinite, "on_nonfinite", ("stop", "skip"))
+        check_number(self.lr, "lr", low=0.0, low_open=True)
+        check_number(self.weight_decay, "weight_decay", low=0.0)
+        check_number(self.momentum, "momentum", low=0.0, high=1.0)
+        check_number(self.tau_base, "tau_base", low=0.0, high=1.0)
+        for name in ("compile", "sync_batchnorm", "eval_at_start", "progress", "resume"):
+            check_bool(getattr(self, name), name)
+        if self.channels_last is not None:
+            check_bool(self.channels_last, "channels_last")
+        if self.steps is not None and self.warmup_steps >= self.steps:
+            raise ValueError(f"warmup_steps must be smaller than steps={self.steps}; got {self.warmup_steps}")
+        if self.checkpoint_dir is not None:
+            if not isinstance(self.checkpoint_dir, str | os.PathLike):
+                raise TypeError(f"checkpoint_dir must be a path; got {type(self.checkpoint_dir).__name__}")
+            self.checkpoint_dir = os.fspath(self.checkpoint_dir)
+        elif self.checkpoint_every or self.resume:
+            raise ValueError("checkpoint_every and resume need a checkpoint_dir")
+
+    @classmethod
+    def sections(cls) -> dict[str, list[str]]:
+        """Field names by section (``schedule``, ``precision``, ``evaluation``, ``checkpointing``)."""
+        out: dict[str, list[str]] = {}
+        for f in dataclasses.fields(cls):
+            out.setdefault(f.metadata["section"], []).append(f.name)
+        return out
+
+    def replace(self, **changes) -> FitConfig:
+        """A copy with ``changes`` (unknown names raise ``TypeError``)."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise TypeError(f"FitConfig has no field {sorted(unknown)}; its fields are {_field_names()}")
+        if "epochs" in changes and "steps" not in changes:
+            changes["steps"] = None
+        if "steps" in changes and "epochs" not in changes:
+            changes["epochs"] = None
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """``{"schedule": {...}, "precision": {...}, "evaluation": {...}, "checkpointing": {...}}``."""
+        return {section: {name: getattr(self, name) for name in names} for section, names in self.sections().items()}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> FitConfig:
+        """The inverse of :meth:`to_dict`; also takes a flat ``{field: value}`` mapping."""
+        flat: dict[str, Any] = {}
+        for key, value in values.items():
+            if key in cls.sections() and isinstance(value, Mapping):
+                flat.update(value)
+            else:
+                flat[key] = value
+        unknown = set(flat) - set(_field_names())
+        if unknown:
+            raise TypeError(f"FitConfig has no field {sorted(unknown)}; its fields are {_field_names()}")
+        return cls(**flat)
+
+    def trajectory(self) -> dict[str, Any]:
+        """The fields that decide the numbers a run computes: those a resumed run must share."""
+        return {name: getattr(self, name) for name in self.sections()["schedule"] + ["precision", "sync_batchnorm"]}
 
 
-def learning_rate(step: int, total_steps: int, base_lr: float, warmup_steps: int = 0, final_lr: float = 0.0) -> float:
-    r"""Linear warmup for ``warmup_steps``, then cosine decay to ``final_lr`` at ``total_steps``.
+def _field_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(FitConfig)]
+
+
+# --- evaluation hooks ----------------------------------------------------------------------------
+
+Hook = Callable[[nn.Module, int], Mapping[str, float]]
+
+
+@dataclass
+class Every:
+    """An evaluation hook on its own schedule: ``Every(hook, 500)`` runs ``hook`` every 500 steps
+    (and before training and at the end) whatever the config's ``eval_every``."""
+
+    hook: Hook
+    every: int
+    at_start: bool = True
+
+    def __post_init__(self) -> None:
+        if not callable(self.hook):
+            raise TypeError(f"hook must be callable as hook(method, step) -> dict; got {type(self.hook).__name__}")
+        check_int(self.every, "every", minimum=0)
+
+    def __call__(self, method: nn.Module, step: int) -> Mapping[str, float]:
+        return self.hook(method, step)
+
+
+# --- schedules and optimizers --------------------------------------------------------------------
+
+
+def learning_rate(
+    step: int, total_steps: int, base_lr: float, warmup_steps: int = 0, final_lr: float = 0.0,
+    schedule: str = "cosine",
+) -> float:
+    r"""Linear warmup for ``warmup_steps``, then cosine decay to ``final_lr`` at ``total_steps``
+    (``schedule="cosine"``) or the constant ``base_lr`` (``schedule="constant"``).
 
     .. math:: \eta_k = \eta \frac{k+1}{W} \ (k < W), \qquad
               \eta_k = \eta_{\min} + (\eta - \eta_{\min}) \tfrac12\Big(1 + \cos \pi \frac{k - W}{K - W}\Big) \ (k \ge W)
@@ -101,6 +290,10 @@ def learning_rate(step: int, total_steps: int, base_lr: float, warmup_steps: int
         raise ValueError(f"warmup_steps must be in [0, total_steps); got {warmup_steps}")
     if step < warmup_steps:
         return base_lr * (step + 1) / warmup_steps
+    if schedule == "constant":
+        return base_lr
+    if schedule != "cosine":
+        raise ValueError(f"schedule must be 'cosine' or 'constant'; got {schedule!r}")
     progress = (step - warmup_steps) / max(total_steps - warmup_steps, 1)
     return final_lr + (base_lr - final_lr) * 0.5 * (1 + math.cos(math.pi * progress))
 
@@ -155,7 +348,7 @@ class LARS(torch.optim.Optimizer):
 def make_optimizer(
     name: str, groups: list[dict], lr: float, weight_decay: float, momentum: float = 0.9
 ) -> torch.optim.Optimizer:
-    """``"sgd"`` (momentum), ``"lars"`` or ``"adamw"`` over ``groups`` (each may carry ``fixed_lr``)."""
+    """``"sgd"`` (momentum), ``"lars"``, ``"adamw"`` or ``"adam"`` over ``groups`` (each may carry ``fixed_lr``)."""
     groups = [{**g, "fixed_lr": bool(g.get("fixed_lr", False))} for g in groups]
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
@@ -163,216 +356,443 @@ def make_optimizer(
         return LARS(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
     if name == "adamw":
         return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be 'sgd', 'lars' or 'adamw'; got {name!r}")
+    if name == "adam":
+        return torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}; got {name!r}")
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """A checkpoint written by :func:`fit`, loaded with ``weights_only=True`` onto the CPU."""
-    return torch.load(Path(path), map_location="cpu", weights_only=True)
+# --- the loop ------------------------------------------------------------------------------------
 
 
 def fit(
     method: nn.Module,
-    data: ImageData,
-    views,
+    data: ImageData | Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]],
+    views=None,
+    config: FitConfig | None = None,
     *,
-    steps: int | None = None,
-    epochs: int | None = None,
-    batch_size: int = 256,
-    optimizer: str = "sgd",
-    lr: float = 0.05,
-    weight_decay: float = 1e-4,
-    momentum: float = 0.9,
-    warmup_steps: int = 0,
-    tau_base: float = 0.996,
-    seed: int = 0,
-    precision: str = "auto",
-    channels_last: bool | None = None,
-    compile: bool = False,
-    sync_batchnorm: bool = False,
-    log_every: int = 10,
-    knn_data: tuple[ImageData, ImageData] | None = None,
-    knn_every: int = 0,
-    knn_k: int = 200,
-    knn_temperature: float = 0.1,
-    checkpoint_dir: str | os.PathLike | None = None,
-    checkpoint_every: int = 0,
-    resume: bool = False,
-    progress: bool = True,
+    hooks: Sequence[Hook] = (),
     callback: Callable[[int, dict[str, float]], None] | None = None,
-) -> FitResult:
-    """Train ``method`` on ``data`` with two views per image from ``views``.
+    info: Mapping[str, Any] | None = None,
+) -> Run:
+    """Train ``method`` on two views of ``data``; return the :class:`Run` record.
 
     Args:
-        method: a :class:`~jessl_lite.methods.JointEmbeddingMethod` (any module with ``loss``,
-            ``embed``, ``target_pairs``, ``param_groups``). It is moved to ``data``'s device.
-        data: training images (uint8, on the training device); labels are not used.
-        views: a :class:`~jessl_lite.views.TwoViews`/:class:`~jessl_lite.views.TopBottomViews`
-            (``sample`` + ``apply`` + ``prepare``), or any ``views(images, generator) -> (v1, v2)``
-            (under torchrun such a callable sees only its shard, with the same generator seed on
-            every rank, so data-parallel runs no longer equal one process exactly).
-        steps, epochs: length of training, exactly one of them (an epoch drops the last partial batch).
-        batch_size: the global batch; under torchrun each of ``N`` processes takes ``batch_size / N``.
-        optimizer: ``"sgd"``, ``"lars"`` or ``"adamw"``. lr: base learning rate (scale it with the
-            batch yourself; SimSiam: ``0.05 * batch_size / 256``). weight_decay, momentum: as named.
-        warmup_steps: linear warmup before the cosine decay (:func:`learning_rate`).
-        tau_base: first EMA decay of target networks (:func:`byol_tau`); unused without targets.
-        seed: fixes initialisation-independent randomness: data order and views.
-        precision: ``"auto"`` (bf16 autocast on GPUs that support it, fp16 with a gradient scaler
-            on the others, float32 on CPUs), ``"fp32"``, ``"bf16"`` or ``"fp16"`` (CUDA only).
-        channels_last: NHWC memory format (default: on CUDA). compile: ``torch.compile`` the method.
-        sync_batchnorm: SyncBatchNorm across processes (CUDA only; torch has no CPU version).
-        log_every: steps between reads of the loss from the device (and NaN checks).
-        knn_data: ``(memory, queries)`` labelled sets for the kNN monitor; knn_every: its period
-            in steps (0: only at the end when ``knn_data`` is given). knn_k, knn_temperature: its k and T.
-        checkpoint_dir: where ``checkpoint.pt`` goes; checkpoint_every: its period in steps
-            (0: only at the end). resume: continue from ``checkpoint_dir/checkpoint.pt`` if present.
-        progress: show a ``tqdm.auto`` bar. callback: ``callback(step, logs)`` after each log.
+        method: a :class:`~jessl_lite.methods.JointEmbeddingMethod`, or any ``nn.Module`` with
+            ``loss(view1, view2) -> (loss, logs)`` (``logs``: detached 0-dim tensors); optional
+            ``target_pairs()`` (EMA targets) and ``param_groups()`` (a group with ``fixed_lr``
+            keeps the base learning rate). Trained in place, on ``data``'s device.
+        data: training images (:class:`~jessl_lite.data.ImageData`, uint8 on the training
+            device; labels are not used), or a sampler ``data(step, generator) -> (view1, view2)``
+            drawing fresh pairs every step (chapter 2's Gaussians; then ``views`` is None).
+        views: for images, a :class:`~jessl_lite.views.TwoViews`/:class:`~jessl_lite.views.TopBottomViews`
+            (``sample`` + ``apply`` + ``prepare``) or any ``views(images, generator) -> (v1, v2)``.
+        config: a :class:`FitConfig` (default: ``FitConfig()``).
+        hooks: evaluation hooks ``hook(method, step) -> {name: float}``, run on rank 0 before
+            training (``eval_at_start``), every ``config.eval_every`` steps (or on their own
+            schedule, wrapped in :class:`Every`) and at the end; their values become rows of
+            ``run.evals``. :func:`jessl_lite.monitors.knn_monitor` and the other monitors of
+            :mod:`jessl_lite.monitors` make them.
+        callback: ``callback(step, logs)`` after each log (``logs``: the last step's values).
+        info: JSON values to keep in ``run.info`` (data set name, method options, sizes).
+
+    Returns:
+        The :class:`Run`: ``run.curve("loss")``, ``run.metric("knn")``, ``run.to_json(path)``.
 
     Raises:
-        NonFiniteLossError: the loss became NaN/inf (the message names the step and checkpoint).
-        ValueError, TypeError: bad arguments, or a checkpoint from a differently configured run.
-    """
-    if not isinstance(data, ImageData):
-        raise TypeError(f"data must be an ImageData; got {type(data).__name__}")
-    if not isinstance(method, nn.Module) or not hasattr(method, "loss"):
-        raise TypeError("method must be an nn.Module with a loss(view1, view2) method")
-    world, rank = distributed.world_size(), distributed.rank()
-    if not isinstance(batch_size, int) or batch_size < 1 or batch_size % world:
-        raise ValueError(f"batch_size must be a positive int divisible by the {world} processes; got {batch_size}")
-    if batch_size > len(data):
-        raise ValueError(f"batch_size ({batch_size}) is larger than the data ({len(data)} images)")
-    steps_per_epoch = len(data) // batch_size
-    if (steps is None) == (epochs is None):
-        raise ValueError("give exactly one of steps and epochs")
-    total = steps if steps is not None else epochs * steps_per_epoch
-    if not isinstance(total, int) or total < 1:
-        raise ValueError(f"steps/epochs must give at least one step; got steps={steps}, epochs={epochs}")
-    if log_every < 1:
-        raise ValueError(f"log_every must be >= 1; got {log_every}")
-    if (checkpoint_every or resume) and checkpoint_dir is None:
-        raise ValueError("checkpoint_every and resume need a checkpoint_dir")
+        NonFiniteLossError: the loss became NaN/inf, or the weights did before a checkpoint (the
+            message names the step and the last good checkpoint).
+        CheckpointError: ``resume`` found a checkpoint that is unreadable or from a run with
+            another configuration, data or method (the message names the differing fields).
+        KeyboardInterrupt: after Ctrl-C, once the checkpoint (if ``checkpoint_dir``) is written.
+        ValueError, TypeError: bad arguments.
 
-    device = data.device
+    Resuming: run the same cell again with ``resume=True`` and the same ``checkpoint_dir``; the
+    run continues from the last checkpoint and its record holds the steps before it too.
+    """
+    config = _as_config(config)
+    state = _setup(method, data, views, config, info)
+    _resume(state)
+    with _interrupt_flag() as interrupted:
+        if state.start == 0 and config.eval_at_start:
+            _evaluate(state, hooks, 0, first=True)
+        for step in range(state.start, state.total):
+            _train_step(state, step)
+            done = step + 1
+            last = done == state.total
+            if state.skip_nonfinite or done % config.log_every == 0 or last or _checkpoint_due(state, done):
+                _log(state, callback)
+            if _evaluation_due(hooks, config, done, last):
+                _evaluate(state, hooks, done)
+            if _checkpoint_due(state, done) or (interrupted() and state.ckpt_path is not None):
+                _log(state, callback)  # a Ctrl-C between logs: flush what is pending first
+                _checkpoint(state, done)
+            if interrupted():
+                state.bar.close()
+                where = f"; the checkpoint {state.ckpt_path} holds step {done}" if state.ckpt_path else ""
+                raise KeyboardInterrupt(f"training interrupted after step {done} of {state.total}{where}")
+    return _finish(state)
+
+
+@dataclass
+class _State:
+    """What the loop's steps share (internal)."""
+
+    method: nn.Module
+    model: nn.Module
+    config: FitConfig
+    data: Any
+    views: Any
+    device: torch.device
+    total: int
+    steps_per_epoch: int
+    optimizer: torch.optim.Optimizer
+    scaler: Any
+    generator: torch.Generator
+    amp_dtype: torch.dtype | None
+    run: Run
+    ckpt_path: Path | None
+    identity: dict[str, Any]
+    bar: Any = None
+    start: int = 0
+    order_epoch: int = -1
+    order: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.long))
+    pending: list = field(default_factory=list)
+    t_start: float = 0.0
+    t_log: float = 0.0
+    seconds_before: float = 0.0
+    last_checkpoint_step: int | None = None
+    channels_last: bool = False
+
+    @property
+    def skip_nonfinite(self) -> bool:
+        return self.config.on_nonfinite == "skip"
+
+
+def _as_config(config) -> FitConfig:
+    if config is None:
+        return FitConfig()
+    if isinstance(config, Mapping):
+        return FitConfig.from_dict(config)
+    if not isinstance(config, FitConfig):
+        raise TypeError(f"config must be a FitConfig; got {type(config).__name__}")
+    return config
+
+
+def _setup(method, data, views, config: FitConfig, info) -> _State:
+    if not isinstance(method, nn.Module) or not callable(getattr(method, "loss", None)):
+        raise TypeError(f"method must be an nn.Module with a loss(view1, view2) method; got {type(method).__name__}")
+    world, rank = distributed.world_size(), distributed.rank()
+    if config.batch_size % world:
+        raise ValueError(f"batch_size ({config.batch_size}) must be divisible by the {world} processes")
+    if isinstance(data, ImageData):
+        if views is None:
+            raise TypeError("views must be given for image data (e.g. jessl_lite.views.mnist_views())")
+        if config.batch_size > len(data):
+            raise ValueError(f"batch_size ({config.batch_size}) is larger than the data ({len(data)} images)")
+        device, steps_per_epoch = data.device, len(data) // config.batch_size
+    elif callable(data):
+        if views is not None:
+            raise TypeError("a sampler data(step, generator) makes its own pairs: views must be None")
+        if config.epochs is not None:
+            raise ValueError("a sampler has no epochs: give steps")
+        device, steps_per_epoch = _module_device(method), 0
+    else:
+        raise TypeError(f"data must be an ImageData or a sampler data(step, generator); got {type(data).__name__}")
+    total = config.steps if config.steps is not None else config.epochs * steps_per_epoch
+    if config.warmup_steps >= total:
+        raise ValueError(f"warmup_steps must be smaller than the {total} steps; got {config.warmup_steps}")
     method.to(device)
-    amp_dtype, use_scaler = _autocast_dtype(precision, device)
-    if channels_last is None:
-        channels_last = device.type == "cuda"
+    amp_dtype, use_scaler = _autocast_dtype(config.precision, device)
+    channels_last = device.type == "cuda" if config.channels_last is None else config.channels_last
     if channels_last:
         method.to(memory_format=torch.channels_last)
-    if sync_batchnorm and world > 1:
+    if config.sync_batchnorm and world > 1:
         if device.type != "cuda":
             raise ValueError("sync_batchnorm needs CUDA: torch's SyncBatchNorm has no CPU implementation")
         method = nn.SyncBatchNorm.convert_sync_batchnorm(method)
-    opt = make_optimizer(optimizer, method.param_groups(), lr, weight_decay, momentum)
-    scaler = _grad_scaler(use_scaler)
+    groups = method.param_groups() if hasattr(method, "param_groups") else [{"params": list(method.parameters())}]
+    optimizer = make_optimizer(config.optimizer, groups, config.lr, config.weight_decay, config.momentum)
     model: nn.Module = method
     if world > 1:
-        device_ids = [device.index] if device.type == "cuda" else None
-        model = nn.parallel.DistributedDataParallel(method, device_ids=device_ids)
-    if compile:
+        ids = [device.index] if device.type == "cuda" else None
+        model = nn.parallel.DistributedDataParallel(method, device_ids=ids)
+    if config.compile:
         model = torch.compile(model)
+    run = Run(method=getattr(method, "name", type(method).__name__), seed=config.seed, config=config.to_dict(),
+              info={"data": getattr(data, "name", getattr(data, "__name__", type(data).__name__)),
+                    "world_size": world, **dict(info or {})},
+              device=_describe(device), torch_version=str(torch.__version__), git_commit=_git_commit())
+    ckpt_path = Path(config.checkpoint_dir) / CHECKPOINT_NAME if config.checkpoint_dir is not None else None
+    if ckpt_path is not None and rank == 0:
+        remove_stale_temporaries(ckpt_path)
+    identity = {"config": config.trajectory(), "method": run.method, "world_size": world,
+                "data": _fingerprint(data), "parameters": sum(p.numel() for p in method.parameters())}
+    state = _State(method=method, model=model, config=config, data=data, views=views, device=device, total=total,
+                   steps_per_epoch=steps_per_epoch, optimizer=optimizer, scaler=_grad_scaler(use_scaler),
+                   generator=torch.Generator(device=device).manual_seed(config.seed), amp_dtype=amp_dtype,
+                   run=run, ckpt_path=ckpt_path, identity=identity)
+    state.channels_last = channels_last
+    return state
 
-    generator = torch.Generator(device=device).manual_seed(seed)
-    config = {"steps": total, "batch_size": batch_size, "seed": seed, "world_size": world}
-    start, order_epoch, order = 0, -1, torch.empty(0, dtype=torch.long)
-    result = FitResult(steps=total)
-    ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
-    if resume and ckpt_path.is_file():
-        state = load_checkpoint(ckpt_path)
-        saved = {k: state["config"][k] for k in config}
-        if saved != config:
-            raise ValueError(f"the checkpoint {ckpt_path} is from a run with {saved}, not {config}")
-        method.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        if state["scaler"]:
-            scaler.load_state_dict(state["scaler"])
-        _set_rng_state(state["rng"], generator)
-        start, order_epoch = state["step"], state["data_order"]["epoch"]
-        order = state["data_order"]["permutation"].to(device)
-        result.history, result.checkpoint = list(state["history"]), ckpt_path
-        result.knn = [(int(s), float(a)) for s, a in state["knn"]]
 
+def _resume(state: _State) -> None:
+    """Load ``checkpoint.pt`` if ``resume`` and it exists; then open the progress bar."""
+    path = state.ckpt_path
+    if state.config.resume and path.is_file():
+        saved = load_checkpoint(path)
+        _check_same_run(path, saved["identity"], state.identity)
+        try:
+            state.method.load_state_dict(saved["model"])
+            state.optimizer.load_state_dict(saved["optimizer"])
+            if saved["scaler"]:
+                state.scaler.load_state_dict(saved["scaler"])
+            restore_rng_state(saved["rng"], state.generator)
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise CheckpointError(f"{path} does not fit this method or optimizer ({err}); "
+                                  "delete it to start over") from None
+        state.start = state.last_checkpoint_step = saved["step"]
+        state.order_epoch = saved["data_order"]["epoch"]
+        state.order = saved["data_order"]["permutation"].to(state.device)
+        state.run = Run.from_dict(saved["run"])
+        state.seconds_before = state.run.seconds
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, initial=start, disable=not progress or rank != 0, desc="fit", unit="step")
-    pending: list[tuple[int, dict[str, torch.Tensor]]] = []
-    local = batch_size // world
-    t_start = t_log = time.perf_counter()
-    method.train()
-    for step in range(start, total):
-        epoch, position = divmod(step, steps_per_epoch)
-        if epoch != order_epoch:
-            order_epoch = epoch
-            # Drawn on the CPU (the same order on every device), then kept on the device so that
-            # indexing a batch never waits for a host-to-device copy.
-            order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-            order = order.to(device)
-        batch = order[position * batch_size : (position + 1) * batch_size]
-        mine = slice(rank * local, (rank + 1) * local)
-        images = data.images[batch[mine]]
-        if hasattr(views, "sample") and hasattr(views, "apply"):
-            # Parameters for the whole global batch on every rank: N processes see one process's views.
-            params = views.sample(batch_size, generator, tuple(images.shape[-2:]))
-            view1, view2 = views.apply(images, _shard(params, mine))
-        else:
-            view1, view2 = views(images, generator)
-        if channels_last and view1.dim() == 4:
-            view1, view2 = (v.contiguous(memory_format=torch.channels_last) for v in (view1, view2))
+    state.bar = tqdm(total=state.total, initial=state.start, desc=f"fit {state.run.method}", unit="step",
+                     disable=not state.config.progress or distributed.rank() != 0)
+    state.method.train()
+    state.t_start = state.t_log = time.perf_counter()
 
-        current_lr = learning_rate(step, total, lr, warmup_steps)
-        for group in opt.param_groups:
-            group["lr"] = lr if group.get("fixed_lr") else current_lr
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            loss, logs = model(view1, view2)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-        for online, target in method.target_pairs():
-            ema_update(target, online, byol_tau(step, total, tau_base))
 
-        pending.append((step, {"loss": loss.detach(), **{k: v.detach() for k, v in logs.items() if k != "loss"}}))
-        bar.update(1)
-        done = step + 1
-        last = done == total
-        checkpoint_due = ckpt_path is not None and ((checkpoint_every and done % checkpoint_every == 0) or last)
-        if done % log_every == 0 or last or checkpoint_due:
-            # The only host synchronisation of the loop: read the pending losses, check them.
-            _check_finite(pending, result.checkpoint)
-            now = time.perf_counter()
-            entry = {}
-            for k, values in pending:
-                entry = {"step": float(k), "lr": learning_rate(k, total, lr, warmup_steps)}
-                entry.update({name: float(v) for name, v in values.items()})
-                result.history.append(entry)
-            entry["images_per_s"] = len(pending) * batch_size / max(now - t_log, 1e-9)
-            pending, t_log = [], now
-            bar.set_postfix(loss=f"{entry['loss']:.4f}", img_s=f"{entry['images_per_s']:.0f}")
-            if callback is not None:
-                callback(done, entry)
-        if knn_data is not None and ((knn_every and done % knn_every == 0) or last) and rank == 0:
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                accuracy = _knn_monitor(method, views, knn_data, knn_k, knn_temperature)
-            result.knn.append((done, accuracy))
-            bar.set_postfix(loss=f"{result.history[-1]['loss']:.4f}", knn=f"{accuracy:.3f}")
-        if checkpoint_due:
-            if rank == 0:
-                _save_checkpoint(ckpt_path, method, opt, scaler, generator, done, order_epoch, order, config, result)
-            result.checkpoint = ckpt_path
-            if world > 1:
-                torch.distributed.barrier()
-    bar.close()
-    result.seconds = time.perf_counter() - t_start
-    return result
+def _train_step(state: _State, step: int) -> None:
+    """One optimizer step: a batch, the loss, backward, the update, the EMA targets."""
+    view1, view2 = _batch(state, step)
+    config = state.config
+    current_lr = learning_rate(step, state.total, config.lr, config.warmup_steps, schedule=config.lr_schedule)
+    for group in state.optimizer.param_groups:
+        group["lr"] = config.lr if group.get("fixed_lr") else current_lr
+    with torch.autocast(state.device.type, dtype=state.amp_dtype, enabled=state.amp_dtype is not None):
+        # The method's loss; through DDP or torch.compile, its forward (which is the loss).
+        loss, logs = (state.model if state.model is not state.method else state.method.loss)(view1, view2)
+    values = {"loss": loss.detach(), **{k: v.detach() for k, v in logs.items() if k != "loss"}}
+    state.pending.append((step, current_lr, values))
+    if state.skip_nonfinite and not bool(torch.isfinite(loss.detach())):
+        state.run.summary["skipped_steps"] = state.run.summary.get("skipped_steps", 0) + 1
+    else:
+        state.optimizer.zero_grad(set_to_none=True)
+        state.scaler.scale(loss).backward()
+        state.scaler.step(state.optimizer)
+        state.scaler.update()
+        if hasattr(state.method, "target_pairs"):
+            for online, target in state.method.target_pairs():
+                ema_update(target, online, byol_tau(step, state.total, config.tau_base))
+    state.bar.update(1)
+
+
+def _batch(state: _State, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(state.data, ImageData):
+        return state.data(step, state.generator)
+    epoch, position = divmod(step, state.steps_per_epoch)
+    if epoch != state.order_epoch:
+        state.order_epoch = epoch
+        # Drawn on the CPU (the same order on every device), then kept on the device so that
+        # indexing a batch never waits for a host-to-device copy.
+        seeded = torch.Generator().manual_seed(state.config.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(state.data), generator=seeded)
+        state.order = order.to(state.device)
+    size, world, rank = state.config.batch_size, distributed.world_size(), distributed.rank()
+    batch = state.order[position * size : (position + 1) * size]
+    mine = slice(rank * (size // world), (rank + 1) * (size // world))
+    images = state.data.images[batch[mine]]
+    if hasattr(state.views, "sample") and hasattr(state.views, "apply"):
+        # Parameters for the whole global batch on every rank: N processes see one process's views.
+        params = state.views.sample(size, state.generator, tuple(images.shape[-2:]))
+        view1, view2 = state.views.apply(images, _shard(params, mine))
+    else:
+        view1, view2 = state.views(images, state.generator)
+    if state.channels_last and view1.dim() == 4:
+        view1, view2 = (v.contiguous(memory_format=torch.channels_last) for v in (view1, view2))
+    return view1, view2
+
+
+def _log(state: _State, callback) -> None:
+    """Read the pending losses from the device (the loop's only regular synchronisation), check
+    them, append them to the run's curves, update the bar, call ``callback``."""
+    if not state.pending:
+        return
+    stacked = torch.stack([values["loss"].float() for _, _, values in state.pending])
+    if state.config.on_nonfinite == "stop":
+        bad = ~torch.isfinite(stacked)
+        if bool(bad.any()):
+            i = int(bad.nonzero()[0, 0])
+            _raise_nonfinite(state, f"the loss became {float(stacked[i])} at step {state.pending[i][0]} (0-based)")
+    now = time.perf_counter()
+    for step, current_lr, values in state.pending:
+        state.run.log_step(step, {"lr": current_lr, **{name: float(v) for name, v in values.items()}})
+    throughput = len(state.pending) * state.config.batch_size / max(now - state.t_log, 1e-9)
+    state.run.curves.setdefault("images_per_s", [math.nan] * state.run.steps)[-1] = throughput
+    last = {name: column[-1] for name, column in state.run.curves.items()}
+    state.pending, state.t_log = [], now
+    state.bar.set_postfix(loss=f"{last['loss']:.4f}", img_s=f"{throughput:.0f}")
+    if callback is not None:
+        callback(int(last["step"]) + 1, last)
+
+
+def _evaluation_due(hooks, config: FitConfig, done: int, last: bool) -> bool:
+    return bool(hooks) and any(_hook_due(hook, config, done, last) for hook in hooks)
+
+
+def _hook_due(hook, config: FitConfig, done: int, last: bool, first: bool = False) -> bool:
+    every = hook.every if isinstance(hook, Every) else config.eval_every
+    if first:
+        return hook.at_start if isinstance(hook, Every) else True
+    return last or bool(every and done % every == 0)
+
+
+def _evaluate(state: _State, hooks, done: int, first: bool = False) -> None:
+    """Run the hooks that are due (rank 0 only, float32, the method restored to training mode)."""
+    if distributed.rank() != 0 or not hooks:
+        return
+    metrics: dict[str, float] = {}
+    last = done == state.total
+    for hook in hooks:
+        if _hook_due(hook, state.config, done, last, first):
+            values = hook(state.method, done)
+            if not isinstance(values, Mapping):
+                raise TypeError(f"an evaluation hook must return a dict of numbers; {hook!r} returned "
+                                f"{type(values).__name__}")
+            metrics.update(values)
+    state.method.train()
+    if metrics:
+        state.run.log_eval(done, metrics)
+        state.bar.set_postfix({k: f"{v:.3f}" for k, v in list(metrics.items())[:3] if isinstance(v, float)})
+
+
+def _checkpoint_due(state: _State, done: int) -> bool:
+    every = state.config.checkpoint_every
+    return state.ckpt_path is not None and (done == state.total or bool(every and done % every == 0))
+
+
+def _checkpoint(state: _State, done: int) -> None:
+    """Write the checkpoint after step ``done`` (rank 0), only if every weight is finite."""
+    if distributed.rank() == 0:
+        tensors = list(state.method.state_dict().values()) + [
+            v for s in state.optimizer.state.values() for v in s.values() if isinstance(v, torch.Tensor)]
+        if not all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point()):
+            _raise_nonfinite(state, f"the weights or optimizer state became non-finite by step {done}; "
+                                    "no checkpoint was written")
+        state.run.seconds = state.seconds_before + time.perf_counter() - state.t_start
+        save_checkpoint(state.ckpt_path, {
+            "step": done,
+            "identity": state.identity,
+            # Target networks are submodules of the method: they travel in its state_dict.
+            "model": state.method.state_dict(),
+            "optimizer": state.optimizer.state_dict(),
+            "scaler": state.scaler.state_dict() if state.scaler.is_enabled() else {},
+            "rng": rng_state(state.generator),
+            "data_order": {"epoch": state.order_epoch, "permutation": state.order.cpu()},
+            "run": state.run.to_dict(),
+        })
+    state.last_checkpoint_step = done
+    if distributed.world_size() > 1:
+        torch.distributed.barrier()
+
+
+def _finish(state: _State) -> Run:
+    state.bar.close()
+    state.run.seconds = state.seconds_before + time.perf_counter() - state.t_start
+    if state.ckpt_path is not None:
+        state.run.summary["checkpoint"] = os.fspath(state.ckpt_path)
+    return state.run
+
+
+def _raise_nonfinite(state: _State, what: str) -> None:
+    state.bar.close()
+    if state.last_checkpoint_step is not None:
+        where = f"the last good checkpoint is {state.ckpt_path} (step {state.last_checkpoint_step})"
+    else:
+        where = "no checkpoint was written yet"
+    raise NonFiniteLossError(f"{what}; training stopped; {where}. "
+                             "Lower the learning rate, add warmup, or check the inputs.")
+
+
+@contextlib.contextmanager
+def _interrupt_flag() -> Iterator[Callable[[], bool]]:
+    """Turn the first Ctrl-C (SIGINT) into a flag the loop checks after each step, so that the step
+    finishes and a checkpoint is written before ``KeyboardInterrupt``; a second Ctrl-C stops at once."""
+    hits = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        if hits:
+            signal.signal(signal.SIGINT, previous)
+            raise KeyboardInterrupt
+        hits.append(signum)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(hits)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 # --- helpers -------------------------------------------------------------------------------------
 
 
+def _module_device(module: nn.Module) -> torch.device:
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _describe(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
+_GIT_COMMIT: list[str | None] = []
+
+
+def _git_commit() -> str | None:
+    """The commit of the package's checkout (``None`` when installed from a wheel or git is missing)."""
+    if not _GIT_COMMIT:
+        try:
+            out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                                 text=True, timeout=5)
+            _GIT_COMMIT.append(out.stdout.strip() if out.returncode == 0 else None)
+        except (OSError, subprocess.SubprocessError):
+            _GIT_COMMIT.append(None)
+    return _GIT_COMMIT[0]
+
+
+def _fingerprint(data) -> dict[str, Any]:
+    """What a resumed run's data must share with the checkpoint's: size, shape and a pixel sum."""
+    if not isinstance(data, ImageData):
+        return {"sampler": getattr(data, "__qualname__", type(data).__qualname__)}
+    # One reduction over a strided sample of the images: a different subset or data set changes it.
+    sample = data.images[:: max(len(data) // 512, 1)]
+    return {"images": len(data), "shape": list(data.images.shape[1:]), "pixel_sum": int(sample.sum(dtype=torch.int64))}
+
+
+def _check_same_run(path: Path, saved: dict, current: dict) -> None:
+    differences = []
+    for key in ("method", "world_size", "data", "parameters"):
+        if saved.get(key) != current.get(key):
+            differences.append(f"{key}: {saved.get(key)!r} there, {current.get(key)!r} here")
+    for key, value in current["config"].items():
+        if saved["config"].get(key) != value:
+            differences.append(f"{key}: {saved['config'].get(key)!r} there, {value!r} here")
+    if differences:
+        raise CheckpointError(
+            f"the checkpoint {path} was written by another run ({'; '.join(differences)}). Resume with the "
+            f"same settings, or delete {path} (or choose another checkpoint_dir) to start over."
+        )
+
+
 def _autocast_dtype(precision: str, device: torch.device) -> tuple[torch.dtype | None, bool]:
-    if precision not in ("auto", "fp32", "bf16", "fp16"):
-        raise ValueError(f"precision must be 'auto', 'fp32', 'bf16' or 'fp16'; got {precision!r}")
     if device.type != "cuda":
         if precision in ("bf16", "fp16"):
             raise ValueError(f"precision={precision!r} needs CUDA; mixed precision is used only on GPUs")
@@ -407,150 +827,113 @@ def _shard(params, part: slice):
     return params[part]
 
 
-def _check_finite(pending: list[tuple[int, dict[str, torch.Tensor]]], checkpoint: Path | None) -> None:
-    if not pending:
-        return
-    losses = torch.stack([values["loss"].float() for _, values in pending])
-    bad = ~torch.isfinite(losses)
-    if bool(bad.any()):
-        i = int(bad.nonzero()[0, 0])
-        step, value = pending[i][0], float(losses[i])
-        where = f"the last good checkpoint is {checkpoint}" if checkpoint else "no checkpoint was written yet"
-        raise NonFiniteLossError(
-            f"the loss became {value} at step {step} (0-based); training stopped; {where}. "
-            "Lower the learning rate, add warmup, or check the inputs."
-        )
-
-
-@torch.no_grad()
-def _knn_monitor(method, views, knn_data, k: int, temperature: float) -> float:
-    memory, queries = knn_data
-    prepare = getattr(views, "prepare", None)
-    train_features = embeddings(method.embed, memory.images, prepare)
-    test_features = embeddings(method.embed, queries.images, prepare)
-    return knn_accuracy(train_features, memory.labels, test_features, queries.labels, k=k, temperature=temperature,
-                        num_classes=len(memory.classes))
-
-
-def _rng_state(generator: torch.Generator) -> dict:
-    np_state = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "python": random.getstate(),
-        # weights_only loading accepts tensors, not numpy arrays: store the key as a tensor.
-        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *map(float, np_state[2:])],
-        "views": generator.get_state(),
-    }
-
-
-def _set_rng_state(state: dict, generator: torch.Generator) -> None:
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    version, internal, gauss_next = state["python"]
-    random.setstate((version, tuple(internal), gauss_next))
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), int(pos), int(has_gauss), cached))
-    generator.set_state(state["views"])
-
-
-def _save_checkpoint(path: Path, method, opt, scaler, generator, step, epoch, order, config, result) -> None:
-    state = {
-        "format": _FORMAT,
-        "step": step,
-        "config": config,
-        # Target networks are submodules of the method: they travel in its state_dict.
-        "model": method.state_dict(),
-        "optimizer": opt.state_dict(),
-        "scaler": scaler.state_dict() if scaler.is_enabled() else {},
-        "rng": _rng_state(generator),
-        "data_order": {"epoch": epoch, "permutation": order.cpu()},
-        "history": result.history,
-        "knn": [[s, a] for s, a in result.knn],
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)  # atomic on POSIX: a kill leaves the old checkpoint or the new one
-
-
 # --- command line --------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> FitResult:
-    """``python -m jessl_lite.train --method simsiam --data mnist ...`` (see ``--help``)."""
+_METHOD_OPTIONS = {"dim": int, "hidden_dim": int, "pred_dim": int, "proj_layers": int, "temperature": float,
+                   "num_prototypes": int}
+
+
+def _in_flag_names(message: str) -> str:
+    """An error message with the Python argument names it starts with written as flags."""
+    for name in sorted([*_field_names(), *_METHOD_OPTIONS], key=len, reverse=True):
+        if message.startswith(name + " "):
+            return "--" + name.replace("_", "-") + message[len(name):]
+    return message
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: the run's what (method, data, backbone) and every :class:`FitConfig` field."""
+    from .methods import METHODS
+
+    parser = argparse.ArgumentParser(
+        prog="python -m jessl_lite.train",
+        description="Train a joint-embedding method with jessl_lite's fit loop and print its kNN accuracy.",
+        epilog="Example: python -m jessl_lite.train --method simsiam --data mnist --steps 200 --eval-every 100",
+    )
+    what = parser.add_argument_group("what to train")
+    what.add_argument("--method", choices=sorted(METHODS), default="simsiam")
+    what.add_argument("--data", choices=["mnist", "cifar10"], default="mnist",
+                      help="trains on the training split, evaluates kNN on the test split")
+    what.add_argument("--backbone", choices=["mlp", "convnet", "resnet18"], default=None,
+                      help="default: convnet for mnist, resnet18 for cifar10")
+    what.add_argument("--root", default=None, help="data root (default: $JESSL_DATA)")
+    what.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: a GPU if there is one)")
+    what.add_argument("--out", default=None, help="write the run record (JSON) here")
+    what.add_argument("--debug", action="store_true", help="show the full traceback on an error")
+    options = parser.add_argument_group("method options (given only to methods that take them)")
+    for name, kind in _METHOD_OPTIONS.items():
+        options.add_argument("--" + name.replace("_", "-"), type=kind, default=None)
+    defaults = FitConfig()
+    for section, names in FitConfig.sections().items():
+        group = parser.add_argument_group(f"FitConfig: {section}")
+        for name in names:
+            flag = "--" + name.replace("_", "-")
+            value = getattr(defaults, name)
+            choices = {"optimizer": OPTIMIZERS, "lr_schedule": LR_SCHEDULES, "precision": PRECISIONS,
+                       "on_nonfinite": ("stop", "skip")}.get(name)
+            if isinstance(value, bool) or name == "channels_last":
+                group.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
+            else:
+                kind = {"lr": float, "weight_decay": float, "momentum": float, "tau_base": float,
+                        "checkpoint_dir": str, "optimizer": str, "lr_schedule": str, "precision": str,
+                        "on_nonfinite": str}.get(name, int)
+                group.add_argument(flag, type=kind, default=value, choices=choices,
+                                   help=f"default: {value}" if name != "lr" else "default: 0.05 * batch_size / 256")
+    parser.set_defaults(lr=None, steps=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> Run:
+    """``python -m jessl_lite.train --method simsiam --data mnist ...`` (see ``--help``).
+
+    Errors are printed as one line naming the flag (``--debug`` shows the traceback)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _run_command_line(args)
+    except (ValueError, TypeError, FileNotFoundError, NonFiniteLossError) as err:
+        if args.debug:
+            raise
+        parser.exit(2, f"{parser.prog}: error: {_in_flag_names(str(err))}\n")
+
+
+def _run_command_line(args: argparse.Namespace) -> Run:
     from .data import load_dataset
+    from .monitors import knn_monitor
     from .methods import make_method
     from .nets import make_backbone
     from .views import cifar10_views, mnist_views
 
-    parser = argparse.ArgumentParser(prog="python -m jessl_lite.train", description=__doc__.split("\n")[0])
-    parser.add_argument("--method", default="simsiam")
-    parser.add_argument("--data", choices=["mnist", "cifar10"], default="mnist")
-    parser.add_argument("--backbone", choices=["mlp", "convnet", "resnet18"], default=None,
-                        help="default: convnet for mnist, resnet18 for cifar10")
-    parser.add_argument("--root", default=None, help="data root (default: $JESSL_DATA)")
-    parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--optimizer", choices=["sgd", "lars", "adamw"], default="sgd")
-    parser.add_argument("--lr", type=float, default=None, help="default: 0.05 * batch / 256 (SimSiam's rule)")
-    parser.add_argument("--weight-decay", type=float, default=5e-4)
-    parser.add_argument("--warmup-steps", type=int, default=0)
-    parser.add_argument("--dim", type=int, default=2048, help="projector width")
-    parser.add_argument("--pred-dim", type=int, default=512, help="predictor bottleneck")
-    parser.add_argument("--proj-layers", type=int, default=None, help="default: 2 (the paper's CIFAR setting)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--precision", default="auto")
-    parser.add_argument("--compile", action="store_true")
-    parser.add_argument("--sync-batchnorm", action="store_true")
-    parser.add_argument("--log-every", type=int, default=20)
-    parser.add_argument("--knn-every", type=int, default=0)
-    parser.add_argument("--checkpoint-dir", default=None)
-    parser.add_argument("--checkpoint-every", type=int, default=0)
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    if args.steps is None and args.epochs is None:
-        args.steps = 200
-
+    fields_ = {name: getattr(args, name) for name in _field_names()}
+    if fields_["steps"] is None and fields_["epochs"] is None:
+        fields_["steps"] = 200
+    if fields_["lr"] is None:
+        fields_["lr"] = 0.05 * fields_["batch_size"] / 256
+    config = FitConfig(**fields_)
     device = distributed.setup_from_env()
     if device is None:
         from .profiles import choose_device
 
         device = choose_device(args.device)
-    torch.manual_seed(args.seed)
-    if args.data == "mnist":
-        # The offline copy has only MNIST's test images: pretrain on 80% of them, probe on the rest.
-        full = load_dataset("mnist", "test", root=args.root, device=device)
-        train, heldout = full.split([0.8, 0.2], seed=args.seed)
-        knn_data, views = (train, heldout), mnist_views()
-    else:
-        train = load_dataset("cifar10", "train", root=args.root, device=device)
-        knn_data, views = (train, load_dataset("cifar10", "test", root=args.root, device=device)), cifar10_views()
+    torch.manual_seed(config.seed)
+    train = load_dataset(args.data, "train", root=args.root, device=device)
+    test = load_dataset(args.data, "test", root=args.root, device=device)
+    views = mnist_views() if args.data == "mnist" else cifar10_views()
     backbone_name = args.backbone or ("convnet" if args.data == "mnist" else "resnet18")
     backbone = make_backbone(backbone_name, train.images.shape[1], train.images.shape[-1])
-    method = make_method(args.method, backbone, dim=args.dim, pred_dim=args.pred_dim, proj_layers=args.proj_layers or 2)
-    lr = args.lr if args.lr is not None else 0.05 * args.batch_size / 256
-    result = fit(
-        method, train, views, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
-        optimizer=args.optimizer, lr=lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
-        seed=args.seed, precision=args.precision, compile=args.compile, sync_batchnorm=args.sync_batchnorm,
-        log_every=args.log_every, knn_data=knn_data, knn_every=args.knn_every,
-        checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every, resume=args.resume,
-        progress=not args.no_progress,
-    )
+    options = {name: getattr(args, name) for name in _METHOD_OPTIONS if getattr(args, name) is not None}
+    method = make_method(args.method, backbone, **options)
+    run = fit(method, train, views, config, hooks=[knn_monitor(train, test, views.prepare)],
+              info={"backbone": backbone_name, "method_options": options, "test": test.name})
     if distributed.rank() == 0:
-        knn = f", kNN accuracy {result.knn[-1][1]:.4f}" if result.knn else ""
-        print(f"done: {result.steps} steps in {result.seconds:.1f} s, final loss {result.history[-1]['loss']:.4f}{knn}")
+        print(f"done: {run.steps} steps in {run.seconds:.1f} s, final loss {run.curve('loss')[1][-1]:.4f}, "
+              f"kNN accuracy {run.final('knn'):.4f}")
+        if args.out:
+            run.to_json(args.out)
     if distributed.is_distributed():
         torch.distributed.destroy_process_group()
-    return result
+    return run
 
 
 if __name__ == "__main__":

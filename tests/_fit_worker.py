@@ -1,6 +1,7 @@
 """Runs jessl_lite.train.fit in a child process for tests/test_train.py (not a test module).
 
     python tests/_fit_worker.py resume OUT KILL_AT RESUME   # KILL_AT < 0: never kill itself
+    python tests/_fit_worker.py interrupt OUT               # SIGINTs itself after step 6 (Ctrl-C)
     torchrun --standalone --nproc_per_node=2 tests/_fit_worker.py ddp OUT   # every method, 3 steps each
 """
 
@@ -17,13 +18,14 @@ from jessl_lite import distributed
 from jessl_lite.data import load_mnist
 from jessl_lite.methods import BYOL, METHODS, BarlowTwins, JointEmbeddingMethod, SimCLR, SimSiam, SwAV, VICReg
 from jessl_lite.nets import MLP, ConvNet
-from jessl_lite.train import fit
+from jessl_lite.monitors import knn_monitor
+from jessl_lite.train import FitConfig, fit
 from jessl_lite.views import mnist_views
 
 torch.set_num_threads(1)  # the same kernels in every process, so results can be bit-identical
 
 
-def resume_run(out: str, kill_at: int, resume: bool) -> None:
+def resume_run(out: str, kill_at: int, resume: bool, kill_signal: int = signal.SIGKILL) -> None:
     mnist = load_mnist("test")
     train, heldout = mnist.subset(range(384)), mnist.subset(range(9000, 9200))
     torch.manual_seed(0)
@@ -35,13 +37,19 @@ def resume_run(out: str, kill_at: int, resume: bool) -> None:
 
     def die(step: int, logs: dict) -> None:
         if step == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), kill_signal)
 
-    result = fit(method, train, mnist_views(), steps=12, batch_size=32, lr=0.05, warmup_steps=2, seed=1,
-                 log_every=2, checkpoint_dir=os.path.join(out, "ckpt"), checkpoint_every=4, resume=resume,
-                 knn_data=(train, heldout), knn_every=6, progress=False, callback=die)
-    torch.save({"model": method.state_dict(), "losses": [h["loss"] for h in result.history],
-                "knn": result.knn}, os.path.join(out, "final.pt"))
+    config = FitConfig(steps=12, batch_size=32, lr=0.05, warmup_steps=2, seed=1, log_every=2,
+                       checkpoint_dir=os.path.join(out, "ckpt"), checkpoint_every=4, resume=resume, eval_every=6,
+                       progress=False)
+    try:
+        run = fit(method, train, mnist_views(), config, hooks=[knn_monitor(train, heldout, mnist_views().prepare)],
+                  callback=die)
+    except KeyboardInterrupt as err:
+        print(f"interrupted: {err}")
+        sys.exit(130)
+    torch.save({"model": method.state_dict(), "losses": run.curves["loss"], "knn": run.evals},
+               os.path.join(out, "final.pt"))
 
 
 def ddp_run(out: str) -> None:
@@ -58,7 +66,7 @@ def ddp_run(out: str) -> None:
     models = {}
     for name in METHODS:
         method = build_ddp_method(name)
-        fit(method, mnist, mnist_views(), steps=3, batch_size=32, lr=0.1, seed=2, log_every=1, progress=False)
+        fit(method, mnist, mnist_views(), FitConfig(steps=3, batch_size=32, lr=0.1, seed=2, log_every=1, progress=False))
         models[name] = method.state_dict()
     torch.save({"models": models, "x_grad": x.grad, "world": distributed.world_size()},
                os.path.join(out, f"rank{rank}.pt"))
@@ -88,5 +96,7 @@ if __name__ == "__main__":
     mode, out = sys.argv[1], sys.argv[2]
     if mode == "resume":
         resume_run(out, int(sys.argv[3]), sys.argv[4] == "1")
+    elif mode == "interrupt":
+        resume_run(out, 6, False, kill_signal=signal.SIGINT)
     else:
         ddp_run(out)

@@ -1,0 +1,85 @@
+"""Evaluation hooks for :func:`jessl_lite.train.fit`: functions ``hook(method, step) -> {name: value}``.
+
+``fit`` calls each hook before training, every ``eval_every`` steps and at the end, and stores
+what it returns as a row of the run's ``evals``. Any callable of that shape is a hook; these make
+the book's usual ones::
+
+    hooks = [knn_monitor(memory, queries, views.prepare), linear_probe_monitor(train, test, views.prepare)]
+    run = fit(method, data, views, FitConfig(steps=500, eval_every=100), hooks=hooks)
+    steps, accuracy = run.metric("knn")
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from .data import ImageData
+from .evaluate import effective_rank, embeddings, knn_accuracy, linear_probe, std_of_normalized
+from .validation import check_int, check_number
+
+__all__ = ["knn_monitor", "linear_probe_monitor", "embedding_monitor"]
+
+Prepare = Callable[[torch.Tensor], torch.Tensor] | None
+
+
+def knn_monitor(
+    memory: ImageData, queries: ImageData, prepare: Prepare = None, *, k: int = 200, temperature: float = 0.1,
+    name: str = "knn",
+) -> Callable[[nn.Module, int], dict[str, float]]:
+    """Weighted kNN accuracy (:func:`~jessl_lite.evaluate.knn_accuracy`) of ``method.embed`` features:
+    ``queries`` classified by the labelled ``memory``, images passed through ``prepare`` first
+    (``views.prepare``: to float and normalised). Returns ``{name: accuracy}``."""
+    _check_sets(memory, queries)
+    check_int(k, "k", minimum=1)
+    check_number(temperature, "temperature", low=0.0, low_open=True)
+
+    def hook(method: nn.Module, step: int) -> dict[str, float]:
+        features = [embeddings(method.embed, d.images, prepare) for d in (memory, queries)]
+        accuracy = knn_accuracy(features[0], memory.labels, features[1], queries.labels, k=min(k, len(memory)),
+                                temperature=temperature, num_classes=len(memory.classes))
+        return {name: accuracy}
+
+    return hook
+
+
+def linear_probe_monitor(
+    train: ImageData, test: ImageData, prepare: Prepare = None, *, C: float = 1.0, name: str = "linear_probe",
+) -> Callable[[nn.Module, int], dict[str, float]]:
+    """Test accuracy of a logistic regression on frozen ``method.embed`` features
+    (:func:`~jessl_lite.evaluate.linear_probe`, regularisation ``C``). Returns ``{name: accuracy}``."""
+    _check_sets(train, test)
+    check_number(C, "C", low=0.0, low_open=True)
+
+    def hook(method: nn.Module, step: int) -> dict[str, float]:
+        features = [embeddings(method.embed, d.images, prepare) for d in (train, test)]
+        return {name: linear_probe(features[0], train.labels, features[1], test.labels, C=C)}
+
+    return hook
+
+
+def embedding_monitor(
+    images: torch.Tensor, prepare: Prepare = None, *, encode: Callable[[nn.Module], Callable] | None = None,
+    prefix: str = "",
+) -> Callable[[nn.Module, int], dict[str, float]]:
+    r"""Collapse diagnostics of embeddings of fixed ``images``: ``std_ratio`` (the std of the
+    L2-normalised embeddings times :math:`\sqrt{D}`: about 1 when healthy, 0 when collapsed) and
+    ``effective_rank``. ``encode(method)`` picks the layer (default: ``method.embed``)."""
+    if not isinstance(images, torch.Tensor) or images.dim() < 2:
+        raise TypeError("images must be a tensor of images (N, C, H, W) or features (N, D)")
+
+    def hook(method: nn.Module, step: int) -> dict[str, float]:
+        z = embeddings(encode(method) if encode is not None else method.embed, images, prepare)
+        return {f"{prefix}std_ratio": float(std_of_normalized(z)) * math.sqrt(z.shape[1]),
+                f"{prefix}effective_rank": float(effective_rank(z))}
+
+    return hook
+
+
+def _check_sets(first, second) -> None:
+    for name, value in (("first set", first), ("second set", second)):
+        if not isinstance(value, ImageData):
+            raise TypeError(f"the {name} must be an ImageData (labelled images); got {type(value).__name__}")
