@@ -900,8 +900,8 @@ def main(argv: list[str] | None = None) -> Run:
 
 def _run_command_line(args: argparse.Namespace) -> Run:
     from .data import load_dataset
-    from .monitors import knn_monitor
     from .methods import make_method
+    from .monitors import knn_monitor
     from .nets import make_backbone
     from .views import cifar10_views, mnist_views
 

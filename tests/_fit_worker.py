@@ -17,8 +17,8 @@ from torch import nn
 from jessl_lite import distributed
 from jessl_lite.data import load_mnist
 from jessl_lite.methods import BYOL, METHODS, BarlowTwins, JointEmbeddingMethod, SimCLR, SimSiam, SwAV, VICReg
-from jessl_lite.nets import MLP, ConvNet
 from jessl_lite.monitors import knn_monitor
+from jessl_lite.nets import MLP, ConvNet
 from jessl_lite.train import FitConfig, fit
 from jessl_lite.views import mnist_views
 
@@ -66,7 +66,8 @@ def ddp_run(out: str) -> None:
     models = {}
     for name in METHODS:
         method = build_ddp_method(name)
-        fit(method, mnist, mnist_views(), FitConfig(steps=3, batch_size=32, lr=0.1, seed=2, log_every=1, progress=False))
+        config = FitConfig(steps=3, batch_size=32, lr=0.1, seed=2, log_every=1, progress=False)
+        fit(method, mnist, mnist_views(), config)
         models[name] = method.state_dict()
     torch.save({"models": models, "x_grad": x.grad, "world": distributed.world_size()},
                os.path.join(out, f"rank{rank}.pt"))

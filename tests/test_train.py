@@ -17,12 +17,12 @@ import pytest
 import torch
 from torch import nn
 
+from jessl_lite.checkpoints import CheckpointError
 from jessl_lite.data import ImageData, load_mnist
 from jessl_lite.evaluate import embeddings, knn_accuracy
 from jessl_lite.methods import SimSiam
-from jessl_lite.nets import MLP, ConvNet
-from jessl_lite.checkpoints import CheckpointError
 from jessl_lite.monitors import embedding_monitor, knn_monitor
+from jessl_lite.nets import MLP, ConvNet
 from jessl_lite.runs import Run
 from jessl_lite.train import (
     LARS,
