@@ -1,18 +1,20 @@
 r"""The loss functions of joint-embedding methods, as plain functions of tensors.
 
 Each takes the embeddings (or prototype scores) of a batch, rows being samples, and returns a
-0-dim tensor; the methods in :mod:`jessl_lite.methods` decide which branch is detached and
-gather the global batch under data-parallel training. Chapter 3 sets them side by side,
-chapter 4 studies the negative cosine of SimSiam and BYOL. Every loss computes in float32 (or
-float64 when given float64, for ``gradcheck``), also inside a mixed-precision autocast region.
+0-dim tensor; the methods in :mod:`jessl_lite.methods` compute the embeddings, gather the global
+batch under data-parallel training and call one loss each. BYOL's and SimSiam's symmetric
+losses are built from the pairwise :func:`normalized_mse` and :func:`negative_cosine_similarity`.
+Chapter 3 sets them side by side, chapter 4 studies the negative cosine of SimSiam and BYOL.
+Every loss computes in float32 (or float64 when given float64, for ``gradcheck``), also inside a
+mixed-precision autocast region.
 
 =================================  ======================================  ===================================
 loss                               method (paper)                          value at collapse
 =================================  ======================================  ===================================
 :func:`nt_xent_loss`               SimCLR (Chen et al. 2020)               :math:`\log(2N - 1)`
 :func:`swav_loss`                  SwAV (Caron et al. 2020)                :math:`\log K` for uniform scores
-:func:`normalized_mse`             BYOL (Grill et al. 2020)                0 (blind to collapse)
-:func:`negative_cosine_similarity` SimSiam (Chen & He 2021)                -1 (blind to collapse)
+:func:`byol_loss`                  BYOL (Grill et al. 2020)                0 (blind to collapse)
+:func:`simsiam_loss`               SimSiam (Chen & He 2021)                -1 (blind to collapse)
 :func:`barlow_twins_loss`          Barlow Twins (Zbontar et al. 2021)      :math:`D`
 :func:`vicreg_loss`                VICReg (Bardes et al. 2022)             :math:`25 (1 - \sqrt{10^{-4}}) = 24.75`
 =================================  ======================================  ===================================
@@ -36,7 +38,9 @@ import torch.nn.functional as F
 
 __all__ = [
     "negative_cosine_similarity",
+    "simsiam_loss",
     "normalized_mse",
+    "byol_loss",
     "nt_xent_loss",
     "sinkhorn_knopp",
     "swav_loss",
@@ -71,6 +75,38 @@ def negative_cosine_similarity(p: torch.Tensor, z: torch.Tensor, eps: float = 1e
     return -(F.normalize(p, dim=1, eps=eps) * F.normalize(z, dim=1, eps=eps)).sum(dim=1).mean()
 
 
+def simsiam_loss(
+    p1: torch.Tensor, p2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor, stop_gradient: bool = True
+) -> torch.Tensor:
+    r"""SimSiam's symmetric loss (Chen & He 2021, eq. 2 with the stop-gradient of eq. 3).
+
+    .. math:: \mathcal L = \tfrac12 \mathcal D(p_1, \mathrm{sg}(z_2)) + \tfrac12 \mathcal D(p_2, \mathrm{sg}(z_1))
+
+    with :math:`\mathcal D` the :func:`negative_cosine_similarity`, :math:`z_k` the projections
+    of the two views and :math:`p_k = h(z_k)` their predictions. It lies in [-1, 1]; a constant
+    output with :math:`h = \mathrm{id}` scores -1, so the loss cannot see collapse: the
+    stop-gradient prevents it (chapter 4). With ``stop_gradient=False`` the gradient also flows
+    through the targets (chapter 4's collapse experiment).
+
+    Args:
+        p1, p2: ``(N, D)`` predictions of view 1 and view 2.
+        z1, z2: ``(N, D)`` projections of view 1 and view 2 (the targets).
+        stop_gradient: detach the targets (``True``, the paper's).
+
+    Example::
+
+        >>> p, z = torch.eye(3), 5 * torch.eye(3)        # every prediction along its target
+        >>> float(simsiam_loss(p, p, z, z))
+        -1.0
+    """
+    for tensor, name in ((p2, "p2"), (z1, "z1"), (z2, "z2")):
+        _check_pair(p1, tensor, "p1", name)
+    _check_bool(stop_gradient, "stop_gradient")
+    if stop_gradient:
+        z1, z2 = z1.detach(), z2.detach()
+    return 0.5 * negative_cosine_similarity(p1, z2) + 0.5 * negative_cosine_similarity(p2, z1)
+
+
 def normalized_mse(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     r"""BYOL's loss (Grill et al. 2020, eq. 2): the mean squared distance of L2-normalised rows.
 
@@ -95,6 +131,32 @@ def normalized_mse(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """
     _check_pair(p, z, "p", "z")
     return 2 + 2 * negative_cosine_similarity(p, z)
+
+
+def byol_loss(p1: torch.Tensor, p2: torch.Tensor, t1: torch.Tensor, t2: torch.Tensor) -> torch.Tensor:
+    r"""BYOL's symmetrised loss (Grill et al. 2020, eq. 2 and its symmetric counterpart).
+
+    .. math:: \mathcal L = \mathcal L_{\mathrm{nmse}}(p_1, \mathrm{sg}(t_2))
+              + \mathcal L_{\mathrm{nmse}}(p_2, \mathrm{sg}(t_1))
+
+    with :func:`normalized_mse` (:math:`2 - 2\cos` per pair), :math:`p_k` the online network's
+    predictions and :math:`t_k` the EMA target network's projections of view ``k``. The targets
+    are always detached (the paper's stop-gradient). It lies in [0, 8]; a constant output with
+    :math:`p = t` scores 0, so the loss cannot see collapse (chapter 4).
+
+    Args:
+        p1, p2: ``(N, D)`` online predictions of view 1 and view 2.
+        t1, t2: ``(N, D)`` target projections of view 1 and view 2.
+
+    Example::
+
+        >>> p = torch.eye(3)
+        >>> float(byol_loss(p, p, 5 * p, 5 * p)), float(byol_loss(p, p, -p, -p))   # aligned, opposite
+        (0.0, 8.0)
+    """
+    for tensor, name in ((p2, "p2"), (t1, "t1"), (t2, "t2")):
+        _check_pair(p1, tensor, "p1", name)
+    return normalized_mse(p1, t2.detach()) + normalized_mse(p2, t1.detach())
 
 
 def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
@@ -272,7 +334,9 @@ def barlow_twins_terms(c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return (1 - diagonal).pow(2).sum(), c.pow(2).sum() - diagonal.pow(2).sum()
 
 
-def barlow_twins_loss(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3, eps: float = 1e-5) -> torch.Tensor:
+def barlow_twins_loss(
+    z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3, eps: float = 1e-5, *, return_terms: bool = False
+) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
     r"""Barlow Twins' loss (Zbontar et al. 2021, eq. 1): invariance plus ``lambd`` times redundancy.
 
     .. math:: \mathcal L = \sum_i (1 - \mathcal C_{ii})^2 + \lambda \sum_{i \ne j} \mathcal C_{ij}^2
@@ -286,11 +350,24 @@ def barlow_twins_loss(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3, e
 
     Args:
         z1, z2: ``(N, D)`` embeddings of the two views. lambd: :math:`\lambda \ge 0` (5e-3).
-        eps: :func:`cross_correlation`'s.
+        eps: :func:`cross_correlation`'s (1e-5).
+        return_terms: also return the unweighted terms (:func:`barlow_twins_terms`).
+
+    Returns:
+        The 0-dim loss; with ``return_terms``, ``(loss, {"invariance": ..., "redundancy": ...})``.
+
+    Example::
+
+        >>> z1, z2 = torch.randn(64, 16), torch.randn(64, 16)
+        >>> loss, terms = barlow_twins_loss(z1, z2, return_terms=True)
+        >>> torch.allclose(loss, terms["invariance"] + 5e-3 * terms["redundancy"])
+        True
     """
     _check_positive(lambd, "lambd", allow_zero=True)
+    _check_bool(return_terms, "return_terms")
     invariance, redundancy = barlow_twins_terms(cross_correlation(z1, z2, eps))
-    return invariance + lambd * redundancy
+    loss = invariance + lambd * redundancy
+    return (loss, {"invariance": invariance, "redundancy": redundancy}) if return_terms else loss
 
 
 def vicreg_terms(
@@ -338,20 +415,39 @@ def vicreg_loss(
     std_coeff: float = 25.0,
     cov_coeff: float = 1.0,
     eps: float = 1e-4,
-) -> torch.Tensor:
+    *,
+    return_terms: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
     r"""VICReg's loss (Bardes et al. 2022): :math:`\lambda s + \mu v + \nu c` with :func:`vicreg_terms`.
 
     Defaults :math:`\lambda = \mu = 25`, :math:`\nu = 1`. A collapsed batch has
     :math:`s = c = 0` and :math:`v = 1 - \sqrt{\epsilon} = 0.99`, so it costs 24.75.
 
     Args:
-        z1, z2: ``(N, D)`` embeddings of the two views. sim_coeff, std_coeff, cov_coeff: the weights.
-        eps: :func:`vicreg_terms`'.
+        z1, z2: ``(N, D)`` embeddings of the two views, ``N >= 2``.
+        sim_coeff, std_coeff, cov_coeff: the weights :math:`\lambda, \mu, \nu` (25, 25, 1).
+        eps: :func:`vicreg_terms`' (1e-4).
+        return_terms: also return the unweighted terms.
+
+    Returns:
+        The 0-dim loss; with ``return_terms``,
+        ``(loss, {"invariance": s, "variance": v, "covariance": c})``.
+
+    Example::
+
+        >>> z = torch.ones(8, 16)                       # collapsed: s = c = 0, v = 0.99
+        >>> loss, terms = vicreg_loss(z, z, return_terms=True)
+        >>> round(float(loss), 4), round(float(terms["variance"]), 4)
+        (24.75, 0.99)
     """
     for value, name in ((sim_coeff, "sim_coeff"), (std_coeff, "std_coeff"), (cov_coeff, "cov_coeff")):
         _check_positive(value, name, allow_zero=True)
+    _check_bool(return_terms, "return_terms")
     invariance, variance, covariance = vicreg_terms(z1, z2, eps)
-    return sim_coeff * invariance + std_coeff * variance + cov_coeff * covariance
+    loss = sim_coeff * invariance + std_coeff * variance + cov_coeff * covariance
+    if return_terms:
+        return loss, {"invariance": invariance, "variance": variance, "covariance": covariance}
+    return loss
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -384,6 +480,12 @@ def _check_pair(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> N
     _check_matrix(b, name_b)
     if a.shape != b.shape:
         raise ValueError(f"{name_b} must have the shape of {name_a} {tuple(a.shape)}; got {tuple(b.shape)}")
+
+
+def _check_bool(value: bool, name: str) -> None:
+    # None or 0 for a switch is a typo more often than a choice: only True and False are accepted.
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool (True or False); got {value!r}")
 
 
 def _check_positive(value: float, name: str, *, allow_zero: bool = False) -> None:

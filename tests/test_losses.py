@@ -3,6 +3,7 @@ and on random inputs (closed forms), its invariances and its gradient (gradcheck
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -15,10 +16,12 @@ from jessl_lite.experiments import gaussian_ib
 from jessl_lite.losses import (
     barlow_twins_loss,
     barlow_twins_terms,
+    byol_loss,
     cross_correlation,
     negative_cosine_similarity,
     normalized_mse,
     nt_xent_loss,
+    simsiam_loss,
     sinkhorn_knopp,
     swav_loss,
     vicreg_loss,
@@ -254,6 +257,63 @@ def test_normalized_mse_of_aligned_orthogonal_and_opposite_pairs():
     assert float(normalized_mse(p, -p)) == pytest.approx(4.0)
 
 
+def _mean_cosine(p: np.ndarray, z: np.ndarray) -> float:
+    return sum(_unit(a) @ _unit(b) for a, b in zip(p, z, strict=True)) / len(p)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), n=st.integers(1, 6), d=st.integers(1, 5))
+def test_simsiam_and_byol_losses_match_the_hand_written_formulas(seed, n, d):
+    p1, p2, z1, z2 = (_randn(seed + k, n, d) for k in range(4))
+    a = [t.numpy() for t in (p1, p2, z1, z2)]
+    # SimSiam: 1/2 D(p1, z2) + 1/2 D(p2, z1), D the negative mean cosine (Chen & He 2021, eq. 4).
+    simsiam = -0.5 * _mean_cosine(a[0], a[3]) - 0.5 * _mean_cosine(a[1], a[2])
+    assert float(simsiam_loss(p1, p2, z1, z2)) == pytest.approx(simsiam, rel=1e-9, abs=1e-12)
+    assert float(simsiam_loss(p1, p2, z1, z2, stop_gradient=False)) == pytest.approx(simsiam, rel=1e-9, abs=1e-12)
+    # BYOL: ||p1/|p1| - t2/|t2| ||^2 + ||p2/|p2| - t1/|t1| ||^2, averaged over the batch.
+    byol = sum(((_unit(p) - _unit(t)) ** 2).sum() for p, t in zip(a[0], a[3], strict=True)) / n + sum(
+        ((_unit(p) - _unit(t)) ** 2).sum() for p, t in zip(a[1], a[2], strict=True)) / n
+    assert float(byol_loss(p1, p2, z1, z2)) == pytest.approx(byol, rel=1e-9, abs=1e-12)
+
+
+def test_simsiam_and_byol_losses_of_aligned_and_opposite_pairs():
+    p = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    assert float(simsiam_loss(p, p, 3 * p, 3 * p)) == pytest.approx(-1.0)  # collapse-blind: the minimum
+    assert float(simsiam_loss(p, p, -p, -p)) == pytest.approx(1.0)
+    assert float(byol_loss(p, p, 3 * p, 3 * p)) == pytest.approx(0.0, abs=1e-7)
+    assert float(byol_loss(p, p, -p, -p)) == pytest.approx(8.0)
+
+
+def test_stop_gradient_keeps_the_gradient_from_the_targets():
+    p1, p2, z1, z2 = (_randn(50 + k, 5, 3).requires_grad_() for k in range(4))
+    grads = torch.autograd.grad(simsiam_loss(p1, p2, z1, z2), (p1, p2, z1, z2), allow_unused=True)
+    assert grads[0] is not None and grads[1] is not None and grads[2] is None and grads[3] is None
+    grads = torch.autograd.grad(byol_loss(p1, p2, z1, z2), (p1, p2, z1, z2), allow_unused=True)
+    assert grads[0] is not None and grads[1] is not None and grads[2] is None and grads[3] is None
+    # Without stop-gradient, the target z2 gets D(p1, z2)'s gradient: -1/2 d/dz2 mean cos(p1, z2).
+    _, _, g1, g2 = torch.autograd.grad(simsiam_loss(p1, p2, z1, z2, stop_gradient=False), (p1, p2, z1, z2))
+    expected = torch.autograd.grad(-0.5 * torch.nn.functional.cosine_similarity(p1, z2).mean(), z2)[0]
+    torch.testing.assert_close(g2, expected)
+    assert g1.abs().sum() > 0
+
+
+def test_barlow_twins_and_vicreg_return_their_terms_on_request():
+    z1, z2 = _randn(60, 8, 4), _randn(61, 8, 4)
+    loss, terms = barlow_twins_loss(z1, z2, 0.3, return_terms=True)
+    invariance, redundancy = barlow_twins_terms(cross_correlation(z1, z2))
+    assert set(terms) == {"invariance", "redundancy"}
+    torch.testing.assert_close(terms["invariance"], invariance)
+    torch.testing.assert_close(terms["redundancy"], redundancy)
+    torch.testing.assert_close(loss, invariance + 0.3 * redundancy)
+    torch.testing.assert_close(barlow_twins_loss(z1, z2, 0.3), loss)  # the plain call is unchanged
+    loss, terms = vicreg_loss(z1, z2, 2.0, 3.0, 4.0, return_terms=True)
+    s, v, c = brute_vicreg(z1.numpy(), z2.numpy())
+    assert list(terms) == ["invariance", "variance", "covariance"]
+    assert [float(t) for t in terms.values()] == pytest.approx([s, v, c], rel=1e-9)
+    assert float(loss) == pytest.approx(2 * s + 3 * v + 4 * c, rel=1e-9)
+    torch.testing.assert_close(vicreg_loss(z1, z2, 2.0, 3.0, 4.0), loss)
+
+
 # --- Barlow Twins --------------------------------------------------------------------------------------
 
 
@@ -391,6 +451,12 @@ def test_gradcheck_in_float64():
         lambda a, b: vicreg_loss(a, b),
     ):
         assert torch.autograd.gradcheck(loss, (z1, z2), eps=1e-6, atol=1e-6)
+    p1, p2 = _randn(32, 5, 3).requires_grad_(), _randn(33, 5, 3).requires_grad_()
+    free_simsiam = functools.partial(simsiam_loss, stop_gradient=False)
+    assert torch.autograd.gradcheck(free_simsiam, (p1, p2, z1, z2), eps=1e-6, atol=1e-6)
+    # With stop-gradient the targets are constants of the gradient: check it with respect to p only.
+    for loss in (byol_loss, simsiam_loss):
+        assert torch.autograd.gradcheck(lambda a, b, loss=loss: loss(a, b, z1, z2), (p1, p2), eps=1e-6, atol=1e-6)
 
 
 def test_losses_compute_in_full_precision_inside_autocast():
@@ -431,3 +497,14 @@ def test_bad_arguments_name_themselves():
         swav_loss(z, z, queue_scores2=torch.randn(5, 4))
     with pytest.raises(ValueError, match="z must have the shape of p"):
         normalized_mse(z, torch.randn(3, 3))
+    with pytest.raises(ValueError, match="z2 must have the shape of p1"):
+        simsiam_loss(z, z, z, torch.randn(4, 2))
+    with pytest.raises(TypeError, match="p2"):
+        byol_loss(z, z.numpy(), z, z)
+    for bad in (None, 1, "yes"):
+        with pytest.raises(TypeError, match="stop_gradient"):
+            simsiam_loss(z, z, z, z, stop_gradient=bad)
+        with pytest.raises(TypeError, match="return_terms"):
+            vicreg_loss(z, z, return_terms=bad)
+        with pytest.raises(TypeError, match="return_terms"):
+            barlow_twins_loss(z, z, return_terms=bad)
