@@ -11,7 +11,7 @@ Information (stand-alone; depend on torch only):
 * :mod:`jessl_lite.entropy`: KDE entropy estimators in R^d and on the sphere, ER terms (chapter 2).
 
 Training, in the order data flows: :mod:`~jessl_lite.data` -> :mod:`~jessl_lite.views` ->
-:mod:`~jessl_lite.methods` (with :mod:`~jessl_lite.nets`, :mod:`~jessl_lite.losses`) ->
+:mod:`~jessl_lite.methods` (with :mod:`~jessl_lite.nets`, :mod:`~jessl_lite.heads`, :mod:`~jessl_lite.losses`) ->
 :mod:`~jessl_lite.train` (with :mod:`~jessl_lite.distributed`) -> :mod:`~jessl_lite.evaluate`.
 
 :mod:`jessl_lite.flows` holds bijective coupling-layer encoders (chapter 5).

@@ -164,7 +164,10 @@ def std_of_normalized(z: torch.Tensor) -> torch.Tensor:
 
     .. math:: \bar\sigma = \frac{1}{D}\sum_{d=1}^D \operatorname{std}_i\!\left(\frac{z_{id}}{\lVert z_i\rVert}\right)
 
-    About :math:`1/\sqrt{D}` for isotropic embeddings; 0 for complete collapse. ``z``: ``(N, D)``.
+    About :math:`1/\sqrt{D}` for healthy (isotropic) embeddings; 0 for complete collapse.
+    ``z``: ``(N, D)``, ``N >= 2``; returns a 0-dim float32 tensor (the unbiased std over the batch).
+    The checks look at the shape only and nothing is read back from the device, so every
+    method of :mod:`jessl_lite.methods` logs it at every step (under ``torch.no_grad()``).
     """
     _check_features(z, "z")
     return F.normalize(z.float(), dim=1).std(dim=0).mean()

@@ -25,7 +25,10 @@ returns each rank its rows' gradient; with DDP's averaging the update equals one
 the whole batch. (BatchNorm layers in the heads still use per-process statistics unless
 ``fit(..., sync_batchnorm=True)``.)
 
-Chapter 3 introduces the methods side by side, chapter 4 studies SimSiam and BYOL.
+Each method builds its heads from :mod:`jessl_lite.heads` (one class per paper) and computes its
+loss with one function of :mod:`jessl_lite.losses`; ``std_of_normalized`` is
+:func:`jessl_lite.evaluate.std_of_normalized`. Chapter 3 introduces the methods side by side,
+chapter 4 studies SimSiam and BYOL.
 
 Example::
 
@@ -47,18 +50,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from .distributed import gather_with_grad
-from .losses import (
-    barlow_twins_terms,
-    cross_correlation,
-    negative_cosine_similarity,
-    normalized_mse,
-    nt_xent_loss,
-    swav_loss,
-    vicreg_terms,
+from .evaluate import std_of_normalized
+from .heads import (
+    BarlowTwinsProjectionHead,
+    BYOLPredictionHead,
+    BYOLProjectionHead,
+    SimCLRProjectionHead,
+    SimSiamPredictionHead,
+    SimSiamProjectionHead,
+    SwAVProjectionHead,
+    SwAVPrototypes,
+    VICRegProjectionHead,
+    _check_int,
 )
-from .nets import MLP
-from .nets import predictor as make_predictor
-from .nets import projector as make_projector
+from .losses import barlow_twins_loss, byol_loss, nt_xent_loss, simsiam_loss, swav_loss, vicreg_loss
 
 __all__ = [
     "JointEmbeddingMethod",
@@ -131,7 +136,8 @@ class SimCLR(JointEmbeddingMethod):
 
     Args:
         backbone: images -> features ``(N, backbone.out_dim)``.
-        projector: defaults to an MLP ``out_dim -> hidden_dim (BN, ReLU) -> dim`` (``proj_layers`` layers).
+        projector: defaults to :class:`~jessl_lite.heads.SimCLRProjectionHead`
+            ``out_dim -> hidden_dim (BN, ReLU) -> dim`` (``proj_layers`` layers).
         dim: embedding width (128 in the paper). hidden_dim: projector width (2048).
         proj_layers: projector depth (2). temperature: :math:`\tau` (0.5, the paper's CIFAR-10 value).
 
@@ -150,7 +156,10 @@ class SimCLR(JointEmbeddingMethod):
         temperature: float = 0.5,
     ) -> None:
         super().__init__(backbone)
-        self.projector = projector if projector is not None else _mlp_head(backbone, hidden_dim, dim, proj_layers)
+        if projector is None:
+            _check_int(proj_layers, "proj_layers")
+            projector = SimCLRProjectionHead(_feature_dim(backbone), hidden_dim, dim, proj_layers)
+        self.projector = projector
         self.temperature = temperature
 
     def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -158,7 +167,7 @@ class SimCLR(JointEmbeddingMethod):
         z2 = gather_with_grad(self.projector(self.backbone(view2)))
         loss = nt_xent_loss(z1, z2, self.temperature)
         bound = math.log(2 * z1.shape[0] - 1) - loss.detach()
-        return loss, {"loss": loss.detach(), "mi_lower_bound": bound, "std_of_normalized": _std_of_normalized(z1)}
+        return loss, {"loss": loss.detach(), "mi_lower_bound": bound, "std_of_normalized": _logged_std(z1)}
 
 
 class SwAV(JointEmbeddingMethod):
@@ -172,10 +181,12 @@ class SwAV(JointEmbeddingMethod):
     must spread the batch evenly over the prototypes. Two views only (no multi-crop).
 
     Args:
-        backbone: images -> features. projector: defaults to ``out_dim -> hidden_dim -> dim``.
+        backbone: images -> features. projector: defaults to
+            :class:`~jessl_lite.heads.SwAVProjectionHead` ``out_dim -> hidden_dim -> dim``.
         dim: embedding width (128; a given projector must output ``dim``). hidden_dim: projector
             width (2048). proj_layers: (2).
-        num_prototypes: ``K`` (3000 on ImageNet; a few hundred suit CIFAR-10).
+        num_prototypes: ``K`` (3000 on ImageNet; a few hundred suit CIFAR-10), the rows of
+            :class:`~jessl_lite.heads.SwAVPrototypes`.
         temperature, epsilon, sinkhorn_iterations: 0.1, 0.05, 3 as in the paper.
         queue_length: ``L > 0`` keeps the last ``L`` embeddings of each view (global batch) and
             adds them to the Sinkhorn problem once the queue is full, as SwAV does for batches
@@ -200,21 +211,21 @@ class SwAV(JointEmbeddingMethod):
         queue_length: int = 0,
     ) -> None:
         super().__init__(backbone)
-        if isinstance(num_prototypes, bool) or not isinstance(num_prototypes, int) or num_prototypes < 1:
-            raise ValueError(f"num_prototypes must be a positive int; got {num_prototypes!r}")
-        if isinstance(queue_length, bool) or not isinstance(queue_length, int) or queue_length < 0:
-            raise ValueError(f"queue_length must be a non-negative int; got {queue_length!r}")
-        self.projector = projector if projector is not None else _mlp_head(backbone, hidden_dim, dim, proj_layers)
-        self.prototypes = nn.Linear(dim, num_prototypes, bias=False)
+        _check_int(num_prototypes, "num_prototypes")
+        _check_int(queue_length, "queue_length", minimum=0)
+        if projector is None:
+            _check_int(proj_layers, "proj_layers")
+            projector = SwAVProjectionHead(_feature_dim(backbone), hidden_dim, dim, proj_layers)
+        self.projector = projector
+        self.prototypes = SwAVPrototypes(dim, num_prototypes)
         self.temperature, self.epsilon, self.sinkhorn_iterations = temperature, epsilon, sinkhorn_iterations
         self.queue_length = queue_length
         self.register_buffer("queue", torch.zeros(2, queue_length, dim))
         self.register_buffer("queue_filled", torch.zeros((), dtype=torch.long))
 
     def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        with torch.no_grad():
-            # Prototypes stay on the unit sphere: the scores are cosines, like the embeddings'.
-            self.prototypes.weight.copy_(F.normalize(self.prototypes.weight, dim=1))
+        # Prototypes stay on the unit sphere: the scores are cosines, like the embeddings'.
+        self.prototypes.normalize_()
         z1 = gather_with_grad(F.normalize(self.projector(self.backbone(view1)), dim=1))
         z2 = gather_with_grad(F.normalize(self.projector(self.backbone(view2)), dim=1))
         s1, s2 = self.prototypes(z1), self.prototypes(z2)
@@ -228,7 +239,7 @@ class SwAV(JointEmbeddingMethod):
                          queue_scores2=queue_scores[1])
         if self.queue_length > 0:
             self._enqueue(z1.detach(), z2.detach())
-        logs = {"loss": loss.detach(), "std_of_normalized": _std_of_normalized(z1),
+        logs = {"loss": loss.detach(), "std_of_normalized": _logged_std(z1),
                 "queue_in_use": torch.tensor(float(use_queue))}
         return loss, logs
 
@@ -247,15 +258,16 @@ class BYOL(JointEmbeddingMethod):
               + \mathcal L_{\mathrm{nmse}}(q(z_2), \mathrm{sg}(z'_1)), \quad
               z_k = g(f(x_k)),\ z'_k = g'(f'(x_k))
 
-    (:func:`~jessl_lite.losses.normalized_mse`, each term :math:`2 - 2\cos`; the sum lies in
+    (:func:`~jessl_lite.losses.byol_loss`, each term :math:`2 - 2\cos`; the sum lies in
     [0, 8]). The target :math:`(f', g')` starts as a copy of the online :math:`(f, g)` and follows
     it by the exponential moving average of :func:`jessl_lite.train.fit` with BYOL's schedule
     :func:`~jessl_lite.train.byol_tau`. Collapse is prevented (in practice, not by the loss)
     by the asymmetry: predictor, stop-gradient and a slowly moving target.
 
     Args:
-        backbone: images -> features. projector: defaults to ``out_dim -> hidden_dim -> dim``.
-        predictor: defaults to ``dim -> pred_dim -> dim`` with BatchNorm.
+        backbone: images -> features. projector: defaults to
+            :class:`~jessl_lite.heads.BYOLProjectionHead` ``out_dim -> hidden_dim -> dim``.
+        predictor: defaults to :class:`~jessl_lite.heads.BYOLPredictionHead` ``dim -> pred_dim -> dim``.
         dim: embedding width (256). hidden_dim: projector width (4096). proj_layers: (2).
         pred_dim: predictor hidden width (4096).
         ema_decay: ``None`` (default): ``fit`` moves the target with BYOL's schedule. A number
@@ -286,8 +298,11 @@ class BYOL(JointEmbeddingMethod):
         ):
             raise ValueError(f"ema_decay must be None or a number in [0, 1]; got {ema_decay!r}")
         self.ema_decay = None if ema_decay is None else float(ema_decay)
-        self.projector = projector if projector is not None else _mlp_head(backbone, hidden_dim, dim, proj_layers)
-        self.predictor = predictor if predictor is not None else MLP(dim, [pred_dim], dim)
+        if projector is None:
+            _check_int(proj_layers, "proj_layers")
+            projector = BYOLProjectionHead(_feature_dim(backbone), hidden_dim, dim, proj_layers)
+        self.projector = projector
+        self.predictor = predictor if predictor is not None else BYOLPredictionHead(dim, pred_dim, dim)
         self.target_backbone = copy.deepcopy(self.backbone).requires_grad_(False)
         self.target_projector = copy.deepcopy(self.projector).requires_grad_(False)
 
@@ -300,8 +315,8 @@ class BYOL(JointEmbeddingMethod):
         with torch.no_grad():
             t1 = self.target_projector(self.target_backbone(view1))
             t2 = self.target_projector(self.target_backbone(view2))
-        loss = normalized_mse(p1, t2) + normalized_mse(p2, t1)
-        return loss, {"loss": loss.detach(), "std_of_normalized": _std_of_normalized(z1)}
+        loss = byol_loss(p1, p2, t1, t2)
+        return loss, {"loss": loss.detach(), "std_of_normalized": _logged_std(z1)}
 
     def target_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
         if self.ema_decay is not None:
@@ -315,14 +330,15 @@ class SimSiam(JointEmbeddingMethod):
     .. math:: \mathcal{L} = \tfrac12 \mathcal{D}(p_1, \mathrm{sg}(z_2)) + \tfrac12 \mathcal{D}(p_2, \mathrm{sg}(z_1)),
        \quad z_i = g(f(x_i)),\ p_i = h(z_i)
 
-    with :math:`\mathcal{D}` the negative cosine (:func:`~jessl_lite.losses.negative_cosine_similarity`),
+    (:func:`~jessl_lite.losses.simsiam_loss`), with :math:`\mathcal{D}` the negative cosine,
     ``f`` the backbone, ``g`` the projector and ``h`` the predictor. The loss lies in [-1, 1].
     Without stop-gradient the embeddings collapse to a constant (chapter 4's experiment).
 
     Args:
         backbone: images ``(N, C, H, W)`` -> features ``(N, backbone.out_dim)``.
-        projector: defaults to :func:`~jessl_lite.nets.projector` with ``proj_layers`` layers of ``dim``.
-        predictor: defaults to :func:`~jessl_lite.nets.predictor` ``dim -> pred_dim -> dim``.
+        projector: defaults to :class:`~jessl_lite.heads.SimSiamProjectionHead` with ``proj_layers``
+            layers of ``dim``.
+        predictor: defaults to :class:`~jessl_lite.heads.SimSiamPredictionHead` ``dim -> pred_dim -> dim``.
         dim: embedding width (2048 in the paper). pred_dim: predictor bottleneck (512).
         proj_layers: projector depth (3 on ImageNet, 2 on CIFAR in the paper).
         stop_gradient: detach the targets (turn off only to watch the collapse).
@@ -353,11 +369,10 @@ class SimSiam(JointEmbeddingMethod):
         if predictor_mode not in ("learned", "identity", "fixed_random"):
             raise ValueError(f"predictor_mode must be 'learned', 'identity' or 'fixed_random'; got {predictor_mode!r}")
         if projector is None:
-            if not isinstance(getattr(backbone, "out_dim", None), int):
-                raise ValueError("backbone must have an int attribute out_dim when projector is None")
-            projector = make_projector(backbone.out_dim, dim, dim, proj_layers)
+            _check_int(proj_layers, "proj_layers")
+            projector = SimSiamProjectionHead(_feature_dim(backbone), dim, dim, proj_layers)
         self.projector = projector
-        self.predictor = predictor if predictor is not None else make_predictor(dim, pred_dim)
+        self.predictor = predictor if predictor is not None else SimSiamPredictionHead(dim, pred_dim, dim)
         if predictor_mode == "identity":
             self.predictor = nn.Identity()
         elif predictor_mode == "fixed_random":
@@ -370,11 +385,8 @@ class SimSiam(JointEmbeddingMethod):
         z1 = self.projector(self.backbone(view1))
         z2 = self.projector(self.backbone(view2))
         p1, p2 = self.predictor(z1), self.predictor(z2)
-        t1, t2 = (z1.detach(), z2.detach()) if self.stop_gradient else (z1, z2)
-        loss = 0.5 * negative_cosine_similarity(p1, t2) + 0.5 * negative_cosine_similarity(p2, t1)
-        with torch.no_grad():
-            std = F.normalize(z1.float(), dim=1).std(dim=0).mean()
-        return loss, {"loss": loss.detach(), "std_of_normalized": std}
+        loss = simsiam_loss(p1, p2, z1, z2, stop_gradient=self.stop_gradient)
+        return loss, {"loss": loss.detach(), "std_of_normalized": _logged_std(z1)}
 
     def param_groups(self) -> list[dict]:
         head = list(self.predictor.parameters())
@@ -389,12 +401,13 @@ class BarlowTwins(JointEmbeddingMethod):
     .. math:: \mathcal L = \sum_i (1 - \mathcal C_{ii})^2 + \lambda \sum_{i \ne j} \mathcal C_{ij}^2,
               \quad \mathcal C = \text{cross-correlation of } z^{(1)}, z^{(2)} \text{ over the batch}
 
-    (:func:`~jessl_lite.losses.cross_correlation`, :func:`~jessl_lite.losses.barlow_twins_terms`).
+    (:func:`~jessl_lite.losses.barlow_twins_loss`, :func:`~jessl_lite.losses.cross_correlation`).
     Collapse is prevented by the statistics of the batch: a constant feature has
     :math:`\mathcal C_{ii} = 0`, and the off-diagonal term decorrelates the features.
 
     Args:
-        backbone: images -> features. projector: defaults to ``out_dim -> hidden_dim -> hidden_dim -> dim``.
+        backbone: images -> features. projector: defaults to
+            :class:`~jessl_lite.heads.BarlowTwinsProjectionHead` ``out_dim -> hidden_dim -> hidden_dim -> dim``.
         dim, hidden_dim: 8192 in the paper. proj_layers: (3). lambd: :math:`\lambda` (5e-3).
 
     Logs: ``loss``, ``invariance``, ``redundancy``, ``std_of_normalized``.
@@ -411,16 +424,18 @@ class BarlowTwins(JointEmbeddingMethod):
         lambd: float = 5e-3,
     ) -> None:
         super().__init__(backbone)
-        self.projector = projector if projector is not None else _mlp_head(backbone, hidden_dim, dim, proj_layers)
+        if projector is None:
+            _check_int(proj_layers, "proj_layers")
+            projector = BarlowTwinsProjectionHead(_feature_dim(backbone), hidden_dim, dim, proj_layers)
+        self.projector = projector
         self.lambd = lambd
 
     def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         z1 = gather_with_grad(self.projector(self.backbone(view1)))
         z2 = gather_with_grad(self.projector(self.backbone(view2)))
-        invariance, redundancy = barlow_twins_terms(cross_correlation(z1, z2))
-        loss = invariance + self.lambd * redundancy
-        logs = {"loss": loss.detach(), "invariance": invariance.detach(), "redundancy": redundancy.detach(),
-                "std_of_normalized": _std_of_normalized(z1)}
+        loss, terms = barlow_twins_loss(z1, z2, self.lambd, return_terms=True)
+        logs = {"loss": loss.detach(), **{k: v.detach() for k, v in terms.items()}}
+        logs["std_of_normalized"] = _logged_std(z1)
         return loss, logs
 
 
@@ -429,12 +444,13 @@ class VICReg(JointEmbeddingMethod):
 
     .. math:: \mathcal L = \lambda\, s(z^{(1)}, z^{(2)}) + \mu\, v(z^{(1)}, z^{(2)}) + \nu\, c(z^{(1)}, z^{(2)})
 
-    (:func:`~jessl_lite.losses.vicreg_terms`; :math:`\lambda = \mu = 25`, :math:`\nu = 1`).
+    (:func:`~jessl_lite.losses.vicreg_loss`; :math:`\lambda = \mu = 25`, :math:`\nu = 1`).
     Collapse is prevented by the variance term: every feature's standard deviation over the
     batch is pushed up to 1, and the covariance term decorrelates the features.
 
     Args:
-        backbone: images -> features. projector: defaults to ``out_dim -> hidden_dim -> hidden_dim -> dim``.
+        backbone: images -> features. projector: defaults to
+            :class:`~jessl_lite.heads.VICRegProjectionHead` ``out_dim -> hidden_dim -> hidden_dim -> dim``.
         dim, hidden_dim: 8192 in the paper. proj_layers: (3).
         sim_coeff, std_coeff, cov_coeff: :math:`\lambda, \mu, \nu`.
 
@@ -454,16 +470,18 @@ class VICReg(JointEmbeddingMethod):
         cov_coeff: float = 1.0,
     ) -> None:
         super().__init__(backbone)
-        self.projector = projector if projector is not None else _mlp_head(backbone, hidden_dim, dim, proj_layers)
+        if projector is None:
+            _check_int(proj_layers, "proj_layers")
+            projector = VICRegProjectionHead(_feature_dim(backbone), hidden_dim, dim, proj_layers)
+        self.projector = projector
         self.sim_coeff, self.std_coeff, self.cov_coeff = sim_coeff, std_coeff, cov_coeff
 
     def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         z1 = gather_with_grad(self.projector(self.backbone(view1)))
         z2 = gather_with_grad(self.projector(self.backbone(view2)))
-        invariance, variance, covariance = vicreg_terms(z1, z2)
-        loss = self.sim_coeff * invariance + self.std_coeff * variance + self.cov_coeff * covariance
-        logs = {"loss": loss.detach(), "invariance": invariance.detach(), "variance": variance.detach(),
-                "covariance": covariance.detach(), "std_of_normalized": _std_of_normalized(z1)}
+        loss, terms = vicreg_loss(z1, z2, self.sim_coeff, self.std_coeff, self.cov_coeff, return_terms=True)
+        logs = {"loss": loss.detach(), **{k: v.detach() for k, v in terms.items()}}
+        logs["std_of_normalized"] = _logged_std(z1)
         return loss, logs
 
 
@@ -485,6 +503,7 @@ METHOD_NAMES = {
     "barlow_twins": "Barlow Twins",
     "vicreg": "VICReg",
 }
+
 
 # Options of the command line that only some methods have; the others ignore them.
 _SHARED_OPTIONS = ("dim", "hidden_dim", "pred_dim", "proj_layers")
@@ -509,16 +528,14 @@ def make_method(name: str, backbone: nn.Module, **kwargs) -> JointEmbeddingMetho
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _mlp_head(backbone: nn.Module, hidden_dim: int, dim: int, layers: int) -> MLP:
-    # The projector of SimCLR, SwAV, BYOL, Barlow Twins and VICReg: Linear-BN-ReLU blocks, then a Linear.
+def _feature_dim(backbone: nn.Module) -> int:
+    # A default head is sized by the backbone's features.
     if not isinstance(getattr(backbone, "out_dim", None), int):
         raise ValueError("backbone must have an int attribute out_dim when projector is None")
-    if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
-        raise ValueError(f"proj_layers must be a positive int; got {layers!r}")
-    return MLP(backbone.out_dim, [hidden_dim] * (layers - 1), dim)
+    return backbone.out_dim
 
 
-@torch.no_grad()
-def _std_of_normalized(z: torch.Tensor) -> torch.Tensor:
-    # jessl_lite.evaluate.std_of_normalized, without its checks, for a log at every step.
-    return F.normalize(z.float(), dim=1).std(dim=0).mean()
+def _logged_std(z: torch.Tensor) -> torch.Tensor:
+    # A log at every step: no graph, and no .item() (the fit loop decides when to synchronise).
+    with torch.no_grad():
+        return std_of_normalized(z)

@@ -1,12 +1,9 @@
-"""Backbones and heads: MLP, a small ConvNet, the CIFAR ResNet-18, projectors and predictors.
+"""Backbones: MLP, a small ConvNet and the CIFAR ResNet-18.
 
 Every backbone maps images ``(N, C, H, W)`` to features ``(N, out_dim)`` and says its width in
-``out_dim``; the heads then map features to the embeddings a loss compares (chapters 3 and 4).
-Default widths follow the papers:
-
-* SimSiam (Chen & He 2021): projector 3 layers of 2048 with BatchNorm on every layer, output
-  included (2 layers for CIFAR); predictor 2048 -> 512 -> 2048, BatchNorm on the hidden layer only.
-* BYOL (Grill et al. 2020): projector and predictor 4096 -> 256, BatchNorm on the hidden layer.
+``out_dim``. The projectors and predictors that map features to the embeddings a loss compares
+are in :mod:`jessl_lite.heads`, one class per paper, each built from :class:`MLP` (chapters 3
+and 4).
 
 Example::
 
@@ -22,7 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["MLP", "ConvNet", "resnet18_cifar", "projector", "predictor", "make_backbone", "BACKBONES"]
+__all__ = ["MLP", "ConvNet", "resnet18_cifar", "make_backbone", "BACKBONES"]
 
 
 class MLP(nn.Module):
@@ -117,21 +114,6 @@ def resnet18_cifar(in_channels: int = 3) -> nn.Module:
     net.fc = nn.Identity()
     net.out_dim = 512
     return net
-
-
-def projector(in_dim: int, hidden_dim: int = 2048, out_dim: int = 2048, num_layers: int = 3) -> MLP:
-    """SimSiam's projection MLP: ``num_layers`` linear layers without bias, BatchNorm after every
-    one; the output has no ReLU and its BatchNorm no affine parameters (as in the official code).
-    Chen & He use 3 layers of 2048 on ImageNet and 2 on CIFAR-10."""
-    if not isinstance(num_layers, int) or num_layers < 1:
-        raise ValueError(f"num_layers must be a positive int; got {num_layers!r}")
-    return MLP(in_dim, [hidden_dim] * (num_layers - 1), out_dim, last_batchnorm="no_affine", bias=False)
-
-
-def predictor(dim: int = 2048, hidden_dim: int = 512) -> MLP:
-    """SimSiam's predictor: ``dim -> hidden_dim -> dim`` with a BatchNorm bottleneck and a plain
-    output layer (Chen & He 2021: 2048 -> 512 -> 2048). BYOL's is 256 -> 4096 -> 256."""
-    return MLP(dim, [hidden_dim], dim)
 
 
 def _mlp_backbone(in_channels: int, image_size: int) -> MLP:

@@ -10,7 +10,9 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch import nn
 
+from jessl_lite.evaluate import std_of_normalized
 from jessl_lite.losses import negative_cosine_similarity, normalized_mse, nt_xent_loss, swav_loss, vicreg_loss
 from jessl_lite.methods import SimSiam, make_method
 from jessl_lite.nets import MLP
@@ -52,11 +54,35 @@ def test_simsiam_gradient_is_that_of_the_formula_with_stop_gradient():
     for a, b in zip(grads, expected, strict=True):
         torch.testing.assert_close(a, b)
     assert -1 <= logs["loss"] <= 1 and not logs["loss"].requires_grad
+    torch.testing.assert_close(logs["std_of_normalized"], std_of_normalized(z1.detach()))
     # Without stop-gradient the target branch adds gradient: the backbone's gradient changes.
     free = _tiny_simsiam(stop_gradient=False)
     free_loss, _ = free.loss(x1, x2)
     free_grad = torch.autograd.grad(free_loss, next(free.backbone.parameters()))[0]
     assert not torch.allclose(free_grad, grads[0])
+
+
+def test_simsiam_from_the_heads_equals_a_hand_built_stack_from_the_same_seed():
+    # The paper's layers written out with torch.nn, drawn in the order SimSiam builds them: backbone,
+    # projector (Linear-BN-ReLU, then Linear-BN without affine; no biases), predictor (bottleneck).
+    torch.manual_seed(0)
+    backbone = MLP(12, [16], 8)
+    projector = nn.Sequential(nn.Linear(8, 6, bias=False), nn.BatchNorm1d(6), nn.ReLU(),
+                              nn.Linear(6, 6, bias=False), nn.BatchNorm1d(6, affine=False))
+    predictor = nn.Sequential(nn.Linear(6, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Linear(3, 6))
+    method = _tiny_simsiam()
+    x1, x2 = torch.randn(10, 12), torch.randn(10, 12)
+    z1, z2 = projector(backbone(x1)), projector(backbone(x2))
+    p1, p2 = predictor(z1), predictor(z2)
+    manual = -0.5 * (F.cosine_similarity(p1, z2.detach()).mean() + F.cosine_similarity(p2, z1.detach()).mean())
+    hand = [p for m in (backbone, projector, predictor) for p in m.parameters()]
+    assert [p.shape for p in method.parameters()] == [p.shape for p in hand]
+    assert all(torch.equal(a, b) for a, b in zip(method.parameters(), hand, strict=True))  # bit for bit
+    loss, _ = method.loss(x1, x2)
+    torch.testing.assert_close(loss, manual)
+    for a, b in zip(torch.autograd.grad(loss, list(method.parameters())), torch.autograd.grad(manual, hand),
+                    strict=True):
+        torch.testing.assert_close(a, b)
 
 
 def test_simsiam_interface_used_by_the_fit_loop():
