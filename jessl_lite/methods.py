@@ -63,7 +63,7 @@ from .heads import (
     VICRegProjectionHead,
     _check_int,
 )
-from .losses import barlow_twins_loss, byol_loss, nt_xent_loss, simsiam_loss, swav_loss, vicreg_loss
+from .losses import _check_bool, barlow_twins_loss, byol_loss, nt_xent_loss, simsiam_loss, swav_loss, vicreg_loss
 
 __all__ = [
     "JointEmbeddingMethod",
@@ -341,8 +341,8 @@ class SimSiam(JointEmbeddingMethod):
         predictor: defaults to :class:`~jessl_lite.heads.SimSiamPredictionHead` ``dim -> pred_dim -> dim``.
         dim: embedding width (2048 in the paper). pred_dim: predictor bottleneck (512).
         proj_layers: projector depth (3 on ImageNet, 2 on CIFAR in the paper).
-        stop_gradient: detach the targets (turn off only to watch the collapse).
-        fixed_predictor_lr: keep the predictor's learning rate constant, as the paper does.
+        stop_gradient: detach the targets (turn off only to watch the collapse); a bool.
+        fixed_predictor_lr: keep the predictor's learning rate constant, as the paper does; a bool.
         predictor_mode: ``"learned"`` (default); ``"identity"``: no predictor, :math:`h = \mathrm{id}`;
             ``"fixed_random"``: :math:`h` keeps its random initial weights (no gradient reaches
             them; its BatchNorm still uses batch statistics). The ablations of Chen & He's
@@ -368,6 +368,8 @@ class SimSiam(JointEmbeddingMethod):
         super().__init__(backbone)
         if predictor_mode not in ("learned", "identity", "fixed_random"):
             raise ValueError(f"predictor_mode must be 'learned', 'identity' or 'fixed_random'; got {predictor_mode!r}")
+        _check_bool(stop_gradient, "stop_gradient")
+        _check_bool(fixed_predictor_lr, "fixed_predictor_lr")
         if projector is None:
             _check_int(proj_layers, "proj_layers")
             projector = SimSiamProjectionHead(_feature_dim(backbone), dim, dim, proj_layers)
@@ -505,24 +507,28 @@ METHOD_NAMES = {
 }
 
 
-# Options of the command line that only some methods have; the others ignore them.
-_SHARED_OPTIONS = ("dim", "hidden_dim", "pred_dim", "proj_layers")
-
-
-def make_method(name: str, backbone: nn.Module, **kwargs) -> JointEmbeddingMethod:
+def make_method(name: str, backbone: nn.Module, **options) -> JointEmbeddingMethod:
     """A method by name, one of ``METHODS`` (``"simclr"``, ``"swav"``, ``"byol"``, ``"simsiam"``,
-    ``"barlow_twins"``, ``"vicreg"``), for the command line.
+    ``"barlow_twins"``, ``"vicreg"``), for the command line and the chapters.
 
-    The command line's shared options ``dim``, ``hidden_dim``, ``pred_dim`` and ``proj_layers``
-    are passed only to the methods that have them (SimCLR has no predictor); any other keyword
-    must be one the method takes.
+    ``options`` go to the method's constructor. An option the method does not take is a
+    ``ValueError`` naming it and the options the method accepts (SimCLR has no ``pred_dim``,
+    SimSiam no ``hidden_dim``: its projector's width is ``dim``), never silently dropped.
+
+    Example::
+
+        >>> from jessl_lite.nets import MLP
+        >>> make_method("simsiam", MLP(784, [256], 128), dim=64, pred_dim=16).predictor.out_dim
+        64
     """
     if name not in METHODS:
         raise ValueError(f"name must be one of {sorted(METHODS)}; got {name!r}")
     cls = METHODS[name]
-    accepted = inspect.signature(cls.__init__).parameters
-    kwargs = {k: v for k, v in kwargs.items() if k in accepted or k not in _SHARED_OPTIONS}
-    return cls(backbone, **kwargs)
+    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "backbone")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"{name} does not take {', '.join(unknown)}; it accepts {', '.join(accepted)}")
+    return cls(backbone, **options)
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from torch import nn
 
 from jessl_lite.evaluate import std_of_normalized
 from jessl_lite.losses import negative_cosine_similarity, normalized_mse, nt_xent_loss, swav_loss, vicreg_loss
-from jessl_lite.methods import SimSiam, make_method
+from jessl_lite.methods import METHODS, SimSiam, make_method
 from jessl_lite.nets import MLP
 
 
@@ -107,6 +107,10 @@ def test_bad_arguments_name_themselves():
         make_method("dino", MLP(4, [], 2))
     with pytest.raises(ValueError, match="queue_length"):
         make_method("swav", MLP(4, [], 2), dim=2, queue_length=-1)
+    for option in ("stop_gradient", "fixed_predictor_lr"):
+        for bad in (None, 0, "yes"):
+            with pytest.raises(TypeError, match=option):
+                SimSiam(MLP(4, [], 2), dim=2, pred_dim=2, **{option: bad})
 
 
 # --- the other five methods (chapter 3) -------------------------------------------------------------
@@ -114,12 +118,20 @@ def test_bad_arguments_name_themselves():
 ALL_METHODS = ["simclr", "swav", "byol", "simsiam", "barlow_twins", "vicreg"]
 
 
+# Small heads, with the options each method takes (SimCLR has no predictor, SimSiam's projector width is dim).
+SMALL = {
+    "simclr": {"dim": 8, "hidden_dim": 16, "proj_layers": 2},
+    "swav": {"dim": 8, "hidden_dim": 16, "proj_layers": 2, "num_prototypes": 5},
+    "byol": {"dim": 8, "hidden_dim": 16, "pred_dim": 4, "proj_layers": 2},
+    "simsiam": {"dim": 8, "pred_dim": 4, "proj_layers": 2},
+    "barlow_twins": {"dim": 8, "hidden_dim": 16, "proj_layers": 2},
+    "vicreg": {"dim": 8, "hidden_dim": 16, "proj_layers": 2},
+}
+
+
 def _small(name: str, backbone: torch.nn.Module | None = None, **kwargs):
     torch.manual_seed(0)
-    options = {"dim": 8, "hidden_dim": 16, "pred_dim": 4, "proj_layers": 2, **kwargs}
-    if name == "swav":
-        options.setdefault("num_prototypes", 5)
-    return make_method(name, backbone if backbone is not None else MLP(12, [16], 8), **options)
+    return make_method(name, backbone if backbone is not None else MLP(12, [16], 8), **{**SMALL[name], **kwargs})
 
 
 @pytest.mark.parametrize("name", ALL_METHODS)
@@ -220,11 +232,19 @@ def test_barlow_twins_and_vicreg_log_their_terms():
     assert float(logs["loss"]) == pytest.approx(float(expected), rel=1e-6)
 
 
-def test_make_method_passes_the_shared_options_only_where_they_belong():
+def test_make_method_rejects_an_option_the_method_does_not_take():
+    assert sorted(METHODS) == sorted(ALL_METHODS) == sorted(SMALL)
     for name in ALL_METHODS:
-        method = make_method(name, MLP(12, [16], 8), dim=8, hidden_dim=16, pred_dim=4, proj_layers=2)
+        method = make_method(name, MLP(12, [16], 8), **SMALL[name])
         assert type(method).__name__.lower().replace("twins", "_twins") == name
-    with pytest.raises(TypeError, match="temprature"):
+    # SimSiam's projector is dim wide: it has no hidden_dim, and saying one is an error, not a no-op.
+    with pytest.raises(ValueError, match=r"simsiam does not take hidden_dim; it accepts .*pred_dim.*stop_gradient"):
+        make_method("simsiam", MLP(12, [16], 8), hidden_dim=4096)
+    with pytest.raises(ValueError, match=r"simclr does not take pred_dim; it accepts projector, dim, hidden_dim"):
+        make_method("simclr", MLP(12, [16], 8), dim=8, pred_dim=4)
+    with pytest.raises(ValueError, match="vicreg does not take lambd, pred_dim;"):
+        make_method("vicreg", MLP(12, [16], 8), pred_dim=4, lambd=0.1)
+    with pytest.raises(ValueError, match="temprature"):
         make_method("simclr", MLP(12, [16], 8), temprature=0.5)
     with pytest.raises(ValueError, match="num_prototypes"):
         make_method("swav", MLP(12, [16], 8), num_prototypes=0)
