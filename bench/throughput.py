@@ -35,7 +35,7 @@ from jessl_lite.data import load_cifar10
 from jessl_lite.methods import SimSiam
 from jessl_lite.nets import resnet18_cifar
 from jessl_lite.profiles import choose_device
-from jessl_lite.train import fit, native_bf16
+from jessl_lite.train import FitConfig, fit, native_bf16
 from jessl_lite.views import CIFAR10_MEAN, CIFAR10_STD, cifar10_views
 
 # Dense (no sparsity) bf16 tensor-core peaks from the vendors' data sheets, TFLOP/s.
@@ -80,11 +80,11 @@ def main() -> None:
     method = _model(device)
     flops = _flops_per_step(method, views, data, batch, device, amp)
     results["flops_per_step"] = flops
-    fit(method, data, views, steps=args.warmup, batch_size=batch, lr=0.1, precision=_precision(amp), progress=False,
-        log_every=args.warmup)
+    config = FitConfig(steps=args.warmup, batch_size=batch, lr=0.1, precision=_precision(amp), progress=False,
+                       log_every=args.warmup, eval_at_start=False)
+    fit(method, data, views, config)
     method = _model(device)
-    timed = fit(method, data, views, steps=steps, batch_size=batch, lr=0.1, precision=_precision(amp),
-                progress=False, log_every=steps)
+    timed = fit(method, data, views, config.replace(steps=steps, log_every=steps))
     training = {"engine": batch * steps / timed.seconds}
     for workers in sorted({2, all_cores}):
         method = _model(device)
