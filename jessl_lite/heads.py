@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .nets import MLP
+from .validation import check_int
 
 __all__ = [
     "SimCLRProjectionHead",
@@ -75,7 +76,7 @@ class SimCLRProjectionHead(MLP):
     """
 
     def __init__(self, in_dim: int = 2048, hidden_dim: int = 2048, out_dim: int = 128, num_layers: int = 2) -> None:
-        _check_int(num_layers, "num_layers")
+        check_int(num_layers, "num_layers", minimum=1)
         super().__init__(in_dim, [hidden_dim] * (num_layers - 1), out_dim)
 
 
@@ -100,7 +101,7 @@ class SwAVProjectionHead(MLP):
     """
 
     def __init__(self, in_dim: int = 2048, hidden_dim: int = 2048, out_dim: int = 128, num_layers: int = 2) -> None:
-        _check_int(num_layers, "num_layers")
+        check_int(num_layers, "num_layers", minimum=1)
         super().__init__(in_dim, [hidden_dim] * (num_layers - 1), out_dim)
 
 
@@ -127,8 +128,8 @@ class SwAVPrototypes(nn.Linear):
     """
 
     def __init__(self, in_dim: int = 128, num_prototypes: int = 3000) -> None:
-        _check_int(in_dim, "in_dim")
-        _check_int(num_prototypes, "num_prototypes")
+        check_int(in_dim, "in_dim", minimum=1)
+        check_int(num_prototypes, "num_prototypes", minimum=1)
         super().__init__(in_dim, num_prototypes, bias=False)
         self.in_dim, self.num_prototypes = in_dim, num_prototypes
 
@@ -158,7 +159,7 @@ class BYOLProjectionHead(MLP):
     """
 
     def __init__(self, in_dim: int = 2048, hidden_dim: int = 4096, out_dim: int = 256, num_layers: int = 2) -> None:
-        _check_int(num_layers, "num_layers")
+        check_int(num_layers, "num_layers", minimum=1)
         super().__init__(in_dim, [hidden_dim] * (num_layers - 1), out_dim)
 
 
@@ -207,7 +208,7 @@ class SimSiamProjectionHead(MLP):
     """
 
     def __init__(self, in_dim: int = 2048, hidden_dim: int = 2048, out_dim: int = 2048, num_layers: int = 3) -> None:
-        _check_int(num_layers, "num_layers")
+        check_int(num_layers, "num_layers", minimum=1)
         super().__init__(in_dim, [hidden_dim] * (num_layers - 1), out_dim, last_batchnorm="no_affine", bias=False)
 
 
@@ -256,7 +257,7 @@ class BarlowTwinsProjectionHead(MLP):
     """
 
     def __init__(self, in_dim: int = 2048, hidden_dim: int = 8192, out_dim: int = 8192, num_layers: int = 3) -> None:
-        _check_int(num_layers, "num_layers")
+        check_int(num_layers, "num_layers", minimum=1)
         super().__init__(in_dim, [hidden_dim] * (num_layers - 1), out_dim)
 
 
@@ -280,14 +281,6 @@ class VICRegProjectionHead(MLP):
     """
 
     def __init__(self, in_dim: int = 2048, hidden_dim: int = 8192, out_dim: int = 8192, num_layers: int = 3) -> None:
-        _check_int(num_layers, "num_layers")
+        check_int(num_layers, "num_layers", minimum=1)
         super().__init__(in_dim, [hidden_dim] * (num_layers - 1), out_dim)
 
-
-# --- helpers -------------------------------------------------------------------------------------
-
-
-def _check_int(value: int, name: str, minimum: int = 1) -> None:
-    # bool is an int in Python: True layers would silently mean one layer.
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")

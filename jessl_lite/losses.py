@@ -36,6 +36,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .validation import check_bool
+
 __all__ = [
     "negative_cosine_similarity",
     "simsiam_loss",
@@ -101,7 +103,7 @@ def simsiam_loss(
     """
     for tensor, name in ((p2, "p2"), (z1, "z1"), (z2, "z2")):
         _check_pair(p1, tensor, "p1", name)
-    _check_bool(stop_gradient, "stop_gradient")
+    check_bool(stop_gradient, "stop_gradient")
     if stop_gradient:
         z1, z2 = z1.detach(), z2.detach()
     return 0.5 * negative_cosine_similarity(p1, z2) + 0.5 * negative_cosine_similarity(p2, z1)
@@ -364,7 +366,7 @@ def barlow_twins_loss(
         True
     """
     _check_positive(lambd, "lambd", allow_zero=True)
-    _check_bool(return_terms, "return_terms")
+    check_bool(return_terms, "return_terms")
     invariance, redundancy = barlow_twins_terms(cross_correlation(z1, z2, eps))
     loss = invariance + lambd * redundancy
     return (loss, {"invariance": invariance, "redundancy": redundancy}) if return_terms else loss
@@ -442,7 +444,7 @@ def vicreg_loss(
     """
     for value, name in ((sim_coeff, "sim_coeff"), (std_coeff, "std_coeff"), (cov_coeff, "cov_coeff")):
         _check_positive(value, name, allow_zero=True)
-    _check_bool(return_terms, "return_terms")
+    check_bool(return_terms, "return_terms")
     invariance, variance, covariance = vicreg_terms(z1, z2, eps)
     loss = sim_coeff * invariance + std_coeff * variance + cov_coeff * covariance
     if return_terms:
@@ -480,12 +482,6 @@ def _check_pair(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> N
     _check_matrix(b, name_b)
     if a.shape != b.shape:
         raise ValueError(f"{name_b} must have the shape of {name_a} {tuple(a.shape)}; got {tuple(b.shape)}")
-
-
-def _check_bool(value: bool, name: str) -> None:
-    # None or 0 for a switch is a typo more often than a choice: only True and False are accepted.
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool (True or False); got {value!r}")
 
 
 def _check_positive(value: float, name: str, *, allow_zero: bool = False) -> None:

@@ -61,9 +61,9 @@ from .heads import (
     SwAVProjectionHead,
     SwAVPrototypes,
     VICRegProjectionHead,
-    _check_int,
 )
-from .losses import _check_bool, barlow_twins_loss, byol_loss, nt_xent_loss, simsiam_loss, swav_loss, vicreg_loss
+from .losses import barlow_twins_loss, byol_loss, nt_xent_loss, simsiam_loss, swav_loss, vicreg_loss
+from .validation import check_bool, check_int
 
 __all__ = [
     "JointEmbeddingMethod",
@@ -157,7 +157,7 @@ class SimCLR(JointEmbeddingMethod):
     ) -> None:
         super().__init__(backbone)
         if projector is None:
-            _check_int(proj_layers, "proj_layers")
+            check_int(proj_layers, "proj_layers", minimum=1)
             projector = SimCLRProjectionHead(_feature_dim(backbone), hidden_dim, dim, proj_layers)
         self.projector = projector
         self.temperature = temperature
@@ -211,10 +211,10 @@ class SwAV(JointEmbeddingMethod):
         queue_length: int = 0,
     ) -> None:
         super().__init__(backbone)
-        _check_int(num_prototypes, "num_prototypes")
-        _check_int(queue_length, "queue_length", minimum=0)
+        check_int(num_prototypes, "num_prototypes", minimum=1)
+        check_int(queue_length, "queue_length", minimum=0)
         if projector is None:
-            _check_int(proj_layers, "proj_layers")
+            check_int(proj_layers, "proj_layers", minimum=1)
             projector = SwAVProjectionHead(_feature_dim(backbone), hidden_dim, dim, proj_layers)
         self.projector = projector
         self.prototypes = SwAVPrototypes(dim, num_prototypes)
@@ -299,7 +299,7 @@ class BYOL(JointEmbeddingMethod):
             raise ValueError(f"ema_decay must be None or a number in [0, 1]; got {ema_decay!r}")
         self.ema_decay = None if ema_decay is None else float(ema_decay)
         if projector is None:
-            _check_int(proj_layers, "proj_layers")
+            check_int(proj_layers, "proj_layers", minimum=1)
             projector = BYOLProjectionHead(_feature_dim(backbone), hidden_dim, dim, proj_layers)
         self.projector = projector
         self.predictor = predictor if predictor is not None else BYOLPredictionHead(dim, pred_dim, dim)
@@ -368,10 +368,10 @@ class SimSiam(JointEmbeddingMethod):
         super().__init__(backbone)
         if predictor_mode not in ("learned", "identity", "fixed_random"):
             raise ValueError(f"predictor_mode must be 'learned', 'identity' or 'fixed_random'; got {predictor_mode!r}")
-        _check_bool(stop_gradient, "stop_gradient")
-        _check_bool(fixed_predictor_lr, "fixed_predictor_lr")
+        check_bool(stop_gradient, "stop_gradient")
+        check_bool(fixed_predictor_lr, "fixed_predictor_lr")
         if projector is None:
-            _check_int(proj_layers, "proj_layers")
+            check_int(proj_layers, "proj_layers", minimum=1)
             projector = SimSiamProjectionHead(_feature_dim(backbone), dim, dim, proj_layers)
         self.projector = projector
         self.predictor = predictor if predictor is not None else SimSiamPredictionHead(dim, pred_dim, dim)
@@ -427,7 +427,7 @@ class BarlowTwins(JointEmbeddingMethod):
     ) -> None:
         super().__init__(backbone)
         if projector is None:
-            _check_int(proj_layers, "proj_layers")
+            check_int(proj_layers, "proj_layers", minimum=1)
             projector = BarlowTwinsProjectionHead(_feature_dim(backbone), hidden_dim, dim, proj_layers)
         self.projector = projector
         self.lambd = lambd
@@ -473,7 +473,7 @@ class VICReg(JointEmbeddingMethod):
     ) -> None:
         super().__init__(backbone)
         if projector is None:
-            _check_int(proj_layers, "proj_layers")
+            check_int(proj_layers, "proj_layers", minimum=1)
             projector = VICRegProjectionHead(_feature_dim(backbone), hidden_dim, dim, proj_layers)
         self.projector = projector
         self.sim_coeff, self.std_coeff, self.cov_coeff = sim_coeff, std_coeff, cov_coeff

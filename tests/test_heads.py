@@ -150,8 +150,10 @@ def test_swav_prototypes_score_against_unit_rows():
 
 
 def test_bad_arguments_name_themselves():
-    for bad in (0, True, 2.0):
-        with pytest.raises(ValueError, match="num_layers"):
+    with pytest.raises(ValueError, match="num_layers"):
+        SimSiamProjectionHead(4, 4, 4, num_layers=0)
+    for bad in (True, 2.0):  # True is an int in Python: it would mean one layer
+        with pytest.raises(TypeError, match="num_layers"):
             SimSiamProjectionHead(4, 4, 4, num_layers=bad)
     with pytest.raises(ValueError, match="num_prototypes"):
         SwAVPrototypes(4, 0)
