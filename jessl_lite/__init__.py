@@ -11,8 +11,12 @@ Information (stand-alone; depend on torch only):
 * :mod:`jessl_lite.entropy`: KDE entropy estimators in R^d and on the sphere, ER terms (chapter 2).
 
 Training, in the order data flows: :mod:`~jessl_lite.data` -> :mod:`~jessl_lite.views` ->
-:mod:`~jessl_lite.methods` (with :mod:`~jessl_lite.nets`, :mod:`~jessl_lite.heads`, :mod:`~jessl_lite.losses`) ->
-:mod:`~jessl_lite.train` (with :mod:`~jessl_lite.distributed`) -> :mod:`~jessl_lite.evaluate`.
+:mod:`~jessl_lite.methods` (built from :mod:`~jessl_lite.nets` backbones and
+:mod:`~jessl_lite.heads`, calling :mod:`~jessl_lite.losses`) -> :mod:`~jessl_lite.train` (the one
+loop: ``fit`` + ``FitConfig``; with :mod:`~jessl_lite.checkpoints` and
+:mod:`~jessl_lite.distributed`) -> :mod:`~jessl_lite.runs` (the ``Run`` record every run returns)
+and :mod:`~jessl_lite.evaluate` (probes, diagnostics; :mod:`~jessl_lite.monitors` makes them
+evaluation hooks of ``fit``). :mod:`~jessl_lite.validation` checks the arguments of public functions.
 
 :mod:`jessl_lite.flows` holds bijective coupling-layer encoders (chapter 5).
 
