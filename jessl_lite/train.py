@@ -373,6 +373,7 @@ def fit(
     hooks: Sequence[Hook] = (),
     callback: Callable[[int, dict[str, float]], None] | None = None,
     info: Mapping[str, Any] | None = None,
+    until: int | None = None,
 ) -> Run:
     """Train ``method`` on two views of ``data``; return the :class:`Run` record.
 
@@ -394,6 +395,9 @@ def fit(
             :mod:`jessl_lite.monitors` make them.
         callback: ``callback(step, logs)`` after each log (``logs``: the last step's values).
         info: JSON values to keep in ``run.info`` (data set name, method options, sizes).
+        until: stop after this many steps of the configured schedule (the learning rate and EMA
+            schedules stay those of the whole run): to re-check the first steps of a long run,
+            or to smoke-test a configuration. No final evaluation or checkpoint is made early.
 
     Returns:
         The :class:`Run`: ``run.curve("loss")``, ``run.metric("knn")``, ``run.to_json(path)``.
@@ -415,7 +419,8 @@ def fit(
     with _interrupt_flag() as interrupted:
         if state.start == 0 and config.eval_at_start:
             _evaluate(state, hooks, 0, first=True)
-        for step in range(state.start, state.total):
+        end = state.total if until is None else min(check_int(until, "until", minimum=1), state.total)
+        for step in range(state.start, end):
             _train_step(state, step)
             done = step + 1
             last = done == state.total
@@ -423,6 +428,8 @@ def fit(
                 _log(state, callback)
             if _evaluation_due(hooks, config, done, last):
                 _evaluate(state, hooks, done)
+            if done == end and not last:
+                _log(state, callback)
             if _checkpoint_due(state, done) or (interrupted() and state.ckpt_path is not None):
                 _log(state, callback)  # a Ctrl-C between logs: flush what is pending first
                 _checkpoint(state, done)

@@ -516,3 +516,14 @@ def test_ctrl_c_writes_a_checkpoint_and_the_run_resumes_bit_identical(tmp_path):
     for name in a["model"]:
         assert torch.equal(a["model"][name], b["model"][name]), name
     assert a["losses"] == b["losses"] and a["knn"] == b["knn"]
+
+
+def test_until_reruns_the_first_steps_of_a_longer_schedule_exactly(mnist):
+    config = FitConfig(steps=12, batch_size=32, warmup_steps=2, progress=False)
+    whole = fit(_tiny_method(), mnist.subset(range(128)), mnist_views(), config)
+    first = fit(_tiny_method(), mnist.subset(range(128)), mnist_views(), config, until=5)
+    assert first.steps == 5 and first.curves["loss"] == whole.curves["loss"][:5]
+    assert first.curves["lr"] == whole.curves["lr"][:5]  # the schedule of the 12-step run, not of a 5-step one
+    assert first.curves["lr"][4] != learning_rate(4, 5, config.lr, 2)
+    with pytest.raises(ValueError, match="until"):
+        fit(_tiny_method(), mnist.subset(range(128)), mnist_views(), config, until=0)
