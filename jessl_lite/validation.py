@@ -2,9 +2,28 @@
 
 Every message says which argument was wrong, what was expected and what was given, e.g.
 ``batch_size must be an int >= 1; got 0``. Booleans are not accepted where a number is expected
-(``True`` is an int in Python, and a silent ``steps=True`` is a bug). These checks look at Python
-values and tensor metadata only: none of them reads a tensor's data, so none of them
-synchronises with a GPU.
+(``True`` is an int in Python, and a silent ``steps=True`` is a bug). Call these at public
+boundaries only, with the name the caller wrote (``dim_x``, not the helper's ``in_dim``).
+
+Two kinds of tensor check, kept apart on purpose:
+
+* :func:`check_tensor`, :func:`check_same_shape`, :func:`check_same_device` look at metadata
+  only (type, rank, shape, dtype, device). They never read a tensor's data, so they never
+  synchronise with a GPU and are safe on the training hot path. NaN *inside* a tensor passes
+  through them, as it passes through torch; the training loop's NaN guard catches it.
+* :func:`check_finite_tensor`, :func:`check_probability_table`, :func:`check_covariance` read the
+  data (one host synchronisation each). They are for functions that return an exact answer on a
+  small table (``info``, ``experiments.worlds``, ``experiments.gaussian_ib``), where a NaN in the
+  input would otherwise become a plausible-looking wrong number.
+
+Example::
+
+    >>> check_int(3, "steps", minimum=1)
+    3
+    >>> check_number(float("nan"), "temperature", low=0, low_open=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: temperature must be a finite number > 0; got nan
 """
 
 from __future__ import annotations
@@ -13,7 +32,28 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["check_int", "check_number", "check_choice", "check_bool"]
+import torch
+
+__all__ = [
+    "check_int",
+    "check_number",
+    "check_probability",
+    "check_choice",
+    "check_bool",
+    "check_int_sequence",
+    "check_interval",
+    "check_generator",
+    "check_tensor",
+    "check_same_shape",
+    "check_same_device",
+    "check_finite_tensor",
+    "as_float64",
+    "check_probability_table",
+    "check_covariance",
+]
+
+
+# --- Python scalars --------------------------------------------------------------------------
 
 
 def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -35,7 +75,12 @@ def check_number(
     low_open: bool = False,
     high_open: bool = False,
 ) -> float:
-    """``value`` as a finite ``float`` in the interval given (``low_open``: ``> low`` instead of ``>=``)."""
+    """``value`` as a finite ``float`` in the interval given (``low_open``: ``> low`` instead of ``>=``).
+
+    NaN and infinities are always refused: a NaN compares false with everything, so a check
+    written as ``if value < low: raise`` lets it through (a NaN tolerance disables the test it
+    tunes).
+    """
     if isinstance(value, bool) or not isinstance(value, int | float | _numpy_number()):
         raise TypeError(f"{name} must be a number{_interval(low, high, low_open, high_open)}; "
                         f"got {value!r} ({type(value).__name__})")
@@ -45,6 +90,11 @@ def check_number(
     if not math.isfinite(value) or below or above:
         raise ValueError(f"{name} must be a finite number{_interval(low, high, low_open, high_open)}; got {value}")
     return value
+
+
+def check_probability(value: Any, name: str) -> float:
+    """``value`` as a ``float`` in ``[0, 1]``."""
+    return check_number(value, name, low=0.0, high=1.0)
 
 
 def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
@@ -59,6 +109,193 @@ def check_bool(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False; got {value!r} ({type(value).__name__})")
     return value
+
+
+def check_int_sequence(
+    value: Any, name: str, *, minimum: int | None = None, min_length: int = 0
+) -> tuple[int, ...]:
+    """``value`` (a list or tuple of ints, each ``>= minimum``) as a tuple; element ``i`` is named ``name[i]``."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a sequence of ints such as (512, 512); got {value!r} ({type(value).__name__})")
+    if len(value) < min_length:
+        raise ValueError(f"{name} must hold at least {min_length} int(s); got {len(value)}")
+    return tuple(check_int(v, f"{name}[{i}]", minimum=minimum) for i, v in enumerate(value))
+
+
+def check_interval(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+) -> tuple[float, float]:
+    """``value`` as a pair ``(a, b)`` of finite numbers with ``low <= a <= b <= high`` (``low < a`` if ``low_open``)."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence) or len(value) != 2:
+        raise TypeError(f"{name} must be a pair (low, high) of numbers; got {value!r}")
+    bounds = _interval(low, high, low_open, False)
+    a = check_number(value[0], f"{name}[0]", low=low, high=high, low_open=low_open)
+    b = check_number(value[1], f"{name}[1]", low=low, high=high, low_open=low_open)
+    if a > b:
+        raise ValueError(f"{name} must be a pair (low, high) with low <= high{bounds and ', each' + bounds}; "
+                         f"got {tuple(value)}")
+    return a, b
+
+
+def check_generator(value: Any, name: str, *, optional: bool = False) -> torch.Generator | None:
+    """``value`` if it is a ``torch.Generator`` (or ``None`` when ``optional``)."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, torch.Generator):
+        allowed = "a torch.Generator or None" if optional else "a torch.Generator"
+        raise TypeError(f"{name} must be {allowed}; got {type(value).__name__}")
+    return value
+
+
+# --- tensors: metadata only, never the data -----------------------------------------------------
+
+
+def check_tensor(
+    value: Any,
+    name: str,
+    *,
+    ndim: int | Sequence[int] | None = None,
+    min_ndim: int | None = None,
+    dims: str | None = None,
+    floating: bool = False,
+    dtype: torch.dtype | Sequence[torch.dtype] | None = None,
+    nonempty: bool = False,
+) -> torch.Tensor:
+    """``value`` if it is a tensor of the rank and dtype asked for; reads no data (no GPU sync).
+
+    Args:
+        value: the argument.
+        name: its public name.
+        ndim: the allowed rank(s).
+        min_ndim: the smallest allowed rank.
+        dims: the expected shape in words for messages, e.g. ``"(N, D)"``.
+        floating: require a floating-point dtype.
+        dtype: the allowed dtype(s).
+        nonempty: refuse tensors with no elements.
+    """
+    shape_words = f" of shape {dims}" if dims else ""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor{shape_words}; got {type(value).__name__}")
+    if floating and not value.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor; got dtype {value.dtype}")
+    if dtype is not None:
+        allowed = (dtype,) if isinstance(dtype, torch.dtype) else tuple(dtype)
+        if value.dtype not in allowed:
+            words = " or ".join(str(d) for d in allowed)
+            raise TypeError(f"{name} must be a tensor of dtype {words}; got {value.dtype}")
+    ranks = None if ndim is None else ((ndim,) if isinstance(ndim, int) else tuple(ndim))
+    if (ranks is not None and value.ndim not in ranks) or (min_ndim is not None and value.ndim < min_ndim):
+        if dims:
+            expected = f"shape {dims}"
+        elif ranks is not None:
+            expected = f"{' or '.join(str(r) for r in ranks)} dimension(s)"
+        else:
+            expected = f"at least {min_ndim} dimension(s)"
+        raise ValueError(f"{name} must have {expected}; got shape {tuple(value.shape)}")
+    if nonempty and value.numel() == 0:
+        raise ValueError(f"{name} must not be empty; got shape {tuple(value.shape)}")
+    return value
+
+
+def check_same_shape(first: torch.Tensor, first_name: str, second: torch.Tensor, second_name: str) -> None:
+    """``second`` must have the shape of ``first`` (the message names ``second``, the one compared)."""
+    if first.shape != second.shape:
+        raise ValueError(
+            f"{second_name} must have the shape of {first_name} {tuple(first.shape)}; got {tuple(second.shape)}"
+        )
+
+
+def check_same_device(first: torch.Tensor, first_name: str, second: torch.Tensor, second_name: str) -> None:
+    """``second`` must be on the device of ``first``."""
+    if first.device != second.device:
+        raise ValueError(
+            f"{second_name} must be on the device of {first_name} ({first.device}); got {second.device}. "
+            f"Move it with .to({str(first.device)!r})"
+        )
+
+
+# --- tensors: data checks, for small exact tables only ----------------------------------------
+
+
+def check_finite_tensor(value: torch.Tensor, name: str) -> torch.Tensor:
+    """``value`` if no entry is NaN or infinite.
+
+    Reads the data (one host synchronisation on a GPU): use it in functions that return an exact
+    answer on a small table, never on the training hot path.
+    """
+    finite = torch.isfinite(value.detach())
+    if not bool(finite.all()):
+        n_nan = int(torch.isnan(value.detach()).sum())
+        n_inf = int((~finite).sum()) - n_nan
+        raise ValueError(f"{name} must be finite; it holds {n_nan} NaN and {n_inf} infinite value(s)")
+    return value
+
+
+def as_float64(value: Any, name: str) -> torch.Tensor:
+    """A tensor, array, (nested) list or number as a float64 tensor; tensors keep their device and graph.
+
+    Strings, booleans and complex numbers are refused (``True`` would silently be 1.0).
+    """
+    words = f"{name} must be numeric (real numbers: a tensor, array, list or number)"
+    if isinstance(value, torch.Tensor):
+        if value.dtype == torch.bool or value.is_complex():
+            raise TypeError(f"{words}; got a tensor of dtype {value.dtype}")
+        return value.to(torch.float64)
+    if isinstance(value, str | bytes | bool) or value is None:
+        raise TypeError(f"{words}; got {type(value).__name__}")
+    try:
+        array = torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"{words}; got {type(value).__name__}") from err
+    if array.dtype == torch.bool or array.is_complex():
+        raise TypeError(f"{words}; got values of dtype {array.dtype}")
+    return array.to(torch.float64)
+
+
+def check_probability_table(value: Any, name: str, *, atol: float = 1e-6, min_ndim: int = 1) -> torch.Tensor:
+    """``value`` as a float64 table of finite, non-negative numbers summing to 1 within ``atol``.
+
+    ``atol`` itself must lie in ``[0, 0.01]``: a NaN tolerance would disable the test, and a table
+    off by more than 1% is not a probability table (normalise it first).
+    """
+    atol = check_number(atol, "atol", low=0.0, high=0.01)
+    table = as_float64(value, name)
+    if table.ndim < min_ndim:
+        raise ValueError(
+            f"{name} must be a probability table with at least {min_ndim} axis(es); got shape {tuple(table.shape)}"
+        )
+    if table.numel() == 0:
+        raise ValueError(f"{name} must not be empty; got shape {tuple(table.shape)}")
+    check_finite_tensor(table, name)
+    if bool((table < 0).any()):
+        raise ValueError(f"{name} must not contain negative probabilities; min is {table.min().item():.3g}")
+    total = table.sum().item()
+    if abs(total - 1.0) > atol:
+        raise ValueError(f"{name} must sum to 1 (within atol={atol:g}); it sums to {total:.9g}")
+    return table
+
+
+def check_covariance(value: Any, name: str) -> torch.Tensor:
+    """``value`` as a float64 symmetric positive-definite ``(d, d)`` matrix (a positive number is ``(1, 1)``)."""
+    sigma = as_float64(value, name)
+    if sigma.ndim == 0:
+        sigma = sigma.reshape(1, 1)
+    if sigma.ndim != 2 or sigma.shape[0] != sigma.shape[1] or sigma.shape[0] == 0:
+        raise ValueError(f"{name} must be a positive number or a square matrix; got shape {tuple(sigma.shape)}")
+    check_finite_tensor(sigma, name)
+    if not torch.allclose(sigma, sigma.T, rtol=1e-9, atol=1e-12):
+        raise ValueError(f"{name} must be symmetric")
+    if torch.linalg.eigvalsh(sigma).min().item() <= 0:
+        raise ValueError(f"{name} must be positive definite (all eigenvalues > 0)")
+    return sigma
+
+
+# --- message pieces --------------------------------------------------------------------------
 
 
 def _range(minimum, maximum) -> str:
