@@ -29,6 +29,16 @@ from collections.abc import Sequence
 
 import torch
 
+from .validation import (
+    as_float64,
+    check_choice,
+    check_covariance,
+    check_int,
+    check_number,
+    check_probability_table,
+    check_same_device,
+)
+
 __all__ = [
     "entropy",
     "joint_entropy",
@@ -58,7 +68,8 @@ def entropy(p, *, unit: str = "nats", atol: float = 1e-6) -> torch.Tensor:
     Args:
         p: probability table of any shape, entries >= 0 summing to 1 (within ``atol``).
         unit: ``"nats"`` or ``"bits"``.
-        atol: tolerance on the total probability.
+        atol: tolerance on the total probability, in ``[0, 0.01]`` (NaN is refused: it would
+            switch the check off).
 
     Returns:
         0-dim float64 tensor.
@@ -69,7 +80,7 @@ def entropy(p, *, unit: str = "nats", atol: float = 1e-6) -> torch.Tensor:
         2.0
     """
     scale = _unit_scale(unit)
-    table = _as_distribution(p, "p", atol=atol)
+    table = check_probability_table(p, "p", atol=atol)
     return _entropy_of(table) * scale
 
 
@@ -85,7 +96,7 @@ def joint_entropy(p_xy, *, unit: str = "nats", atol: float = 1e-6) -> torch.Tens
         atol: tolerance on the total probability.
     """
     scale = _unit_scale(unit)
-    table = _as_distribution(p_xy, "p_xy", atol=atol, min_ndim=2)
+    table = check_probability_table(p_xy, "p_xy", atol=atol, min_ndim=2)
     return _entropy_of(table) * scale
 
 
@@ -101,7 +112,7 @@ def marginal(p, axes: Axes, *, atol: float = 1e-6) -> torch.Tensor:
     Returns:
         float64 table with ``len(axes)`` dimensions.
     """
-    table = _as_distribution(p, "p", atol=atol)
+    table = check_probability_table(p, "p", atol=atol)
     keep = _normalize_axes(axes, table.ndim, "axes")
     return _marginal_of(table, keep)
 
@@ -135,7 +146,7 @@ def conditional_entropy(
         0.5
     """
     scale = _unit_scale(unit)
-    table = _as_distribution(p, "p", atol=atol)
+    table = check_probability_table(p, "p", atol=atol)
     of_axes = _normalize_axes(of, table.ndim, "of")
     given_axes = _normalize_axes(given, table.ndim, "given", allow_empty=True)
     _check_disjoint(of_axes, given_axes, "of", "given")
@@ -179,7 +190,7 @@ def mutual_information(
         0.0
     """
     scale = _unit_scale(unit)
-    table = _as_distribution(p, "p", atol=atol)
+    table = check_probability_table(p, "p", atol=atol)
     a_axes = _normalize_axes(a, table.ndim, "a")
     b_axes = _normalize_axes(b, table.ndim, "b")
     c_axes = _normalize_axes(given, table.ndim, "given", allow_empty=True)
@@ -209,15 +220,16 @@ def kl_divergence(p, q, *, unit: str = "nats", atol: float = 1e-6) -> torch.Tens
         atol: tolerance on each total probability.
     """
     scale = _unit_scale(unit)
-    p_t = _as_distribution(p, "p", atol=atol)
-    q_t = _as_distribution(q, "q", atol=atol)
+    p_t = check_probability_table(p, "p", atol=atol)
+    q_t = check_probability_table(q, "q", atol=atol)
+    check_same_device(p_t, "p", q_t, "q")
     if p_t.shape != q_t.shape:
         raise ValueError(
             f"q must have the same shape as p; got p {tuple(p_t.shape)} and q {tuple(q_t.shape)}"
         )
     support = p_t > 0
     if bool((q_t[support] == 0).any()):
-        return torch.tensor(math.inf, dtype=torch.float64)
+        return torch.tensor(math.inf, dtype=torch.float64, device=p_t.device)
     terms = torch.where(support, p_t * (torch.log(p_t) - torch.log(q_t)), p_t.new_zeros(()))
     return torch.clamp(terms.sum(), min=0.0) * scale
 
@@ -236,7 +248,7 @@ def gaussian_entropy(cov, *, unit: str = "nats") -> torch.Tensor:
         unit: ``"nats"`` or ``"bits"``.
     """
     scale = _unit_scale(unit)
-    sigma = _as_covariance(cov, "cov")
+    sigma = check_covariance(cov, "cov")
     d = sigma.shape[0]
     return (0.5 * d * math.log(2 * math.pi * math.e) + 0.5 * torch.logdet(sigma)) * scale
 
@@ -255,10 +267,11 @@ def gaussian_mutual_information(cov, dim_x: int, *, unit: str = "nats") -> torch
         unit: ``"nats"`` or ``"bits"``.
     """
     scale = _unit_scale(unit)
-    sigma = _as_covariance(cov, "cov")
+    sigma = check_covariance(cov, "cov")
     d = sigma.shape[0]
-    if isinstance(dim_x, bool) or not isinstance(dim_x, int) or not 1 <= dim_x < d:
-        raise ValueError(f"dim_x must be an int with 1 <= dim_x < {d} (the size of cov); got {dim_x!r}")
+    if d < 2:
+        raise ValueError(f"cov must be at least 2 x 2 to hold an X block and a Y block; got shape {tuple(sigma.shape)}")
+    dim_x = check_int(dim_x, "dim_x", minimum=1, maximum=d - 1)
     value = 0.5 * (
         torch.logdet(sigma[:dim_x, :dim_x]) + torch.logdet(sigma[dim_x:, dim_x:]) - torch.logdet(sigma)
     )
@@ -283,9 +296,8 @@ def correlated_gaussian_mi(rho, dim: int = 1, *, unit: str = "nats") -> torch.Te
         unit: ``"nats"`` or ``"bits"``.
     """
     scale = _unit_scale(unit)
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-        raise ValueError(f"dim must be a positive int; got {dim!r}")
-    r = _as_float64(rho, "rho")
+    dim = check_int(dim, "dim", minimum=1)
+    r = as_float64(rho, "rho")
     if r.ndim > 1:
         raise ValueError(f"rho must be a scalar or a 1-D sequence; got shape {tuple(r.shape)}")
     if not bool(torch.isfinite(r).all()) or bool((r.abs() >= 1).any()):
@@ -312,9 +324,8 @@ def quantized_normal(delta: float, *, var: float = 1.0, half_width: float = 8.0)
     Returns:
         float64 vector of ``2L / delta`` bin probabilities.
     """
-    edges = _grid_edges(delta, half_width)
-    if not var > 0:
-        raise ValueError(f"var must be > 0; got {var!r}")
+    edges = _grid_edges(delta, half_width, max_bins=_MAX_BINS)
+    var = check_number(var, "var", low=0.0, low_open=True)
     probs = torch.diff(torch.special.ndtr(edges / math.sqrt(var)))
     return probs / probs.sum()
 
@@ -341,16 +352,15 @@ def quantized_bivariate_normal(
         rho: correlation in (-1, 1).
         delta: bin width, > 0, with ``2 * half_width / delta`` a whole number.
         half_width: L.
-        nodes: quadrature points per bin (16 is exact to ~1e-12 for bins up to width 1).
+        nodes: quadrature points per bin (16 is exact to ~1e-12 for bins up to width 1), at most 64.
 
     Returns:
         float64 table of shape ``(n, n)`` with ``n = 2L / delta``, summing to 1.
     """
-    if isinstance(rho, bool) or not isinstance(rho, int | float) or not -1 < rho < 1:
-        raise ValueError(f"rho must be a number strictly inside (-1, 1); got {rho!r}")
-    if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 1:
-        raise ValueError(f"nodes must be a positive int; got {nodes!r}")
-    edges = _grid_edges(delta, half_width)
+    rho = check_number(rho, "rho", low=-1.0, high=1.0, low_open=True, high_open=True)
+    nodes = check_int(nodes, "nodes", minimum=1, maximum=64)
+    # The quadrature holds (n, nodes, n + 1) numbers: cap n so that this stays under ~0.5 GB.
+    edges = _grid_edges(delta, half_width, max_bins=int(math.sqrt(_MAX_QUADRATURE_POINTS / nodes)))
     gl_x, gl_w = _gauss_legendre(nodes)
     centers = 0.5 * (edges[:-1] + edges[1:])
     x = centers[:, None] + 0.5 * delta * gl_x[None, :]  # (n, nodes) quadrature points per x-bin
@@ -364,68 +374,26 @@ def quantized_bivariate_normal(
 # --- helpers -------------------------------------------------------------------------------
 
 
+_MAX_BINS = 10_000_000
+_MAX_QUADRATURE_POINTS = 64_000_000
+
+
 def _unit_scale(unit: str) -> float:
-    if unit not in _UNITS:
-        raise ValueError(f"unit must be 'nats' or 'bits'; got {unit!r}")
-    return _UNITS[unit]
+    return _UNITS[check_choice(unit, "unit", tuple(_UNITS))]
 
 
-def _as_float64(x, name: str) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        return x.to(torch.float64)
-    if isinstance(x, str | bytes):
-        raise TypeError(f"{name} must be numeric (tensor, array, list or number); got {type(x).__name__}")
-    try:
-        return torch.as_tensor(x, dtype=torch.float64)
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise TypeError(
-            f"{name} must be numeric (tensor, array, list or number); got {type(x).__name__}"
-        ) from err
-
-
-def _as_distribution(p, name: str, *, atol: float, min_ndim: int = 1) -> torch.Tensor:
-    table = _as_float64(p, name)
-    if table.ndim < min_ndim:
-        raise ValueError(
-            f"{name} must be a probability table with at least {min_ndim} axis(es); "
-            f"got shape {tuple(table.shape)}"
-        )
-    if table.numel() == 0:
-        raise ValueError(f"{name} must not be empty")
-    if not bool(torch.isfinite(table).all()):
-        raise ValueError(f"{name} must contain only finite probabilities (found NaN or inf)")
-    if bool((table < 0).any()):
-        raise ValueError(f"{name} must not contain negative probabilities; min is {table.min().item():.3g}")
-    total = table.sum().item()
-    if abs(total - 1.0) > atol:
-        raise ValueError(f"{name} must sum to 1 (within atol={atol:g}); it sums to {total:.9g}")
-    return table
-
-
-def _as_covariance(cov, name: str) -> torch.Tensor:
-    sigma = _as_float64(cov, name)
-    if sigma.ndim == 0:
-        sigma = sigma.reshape(1, 1)
-    if sigma.ndim != 2 or sigma.shape[0] != sigma.shape[1]:
-        raise ValueError(f"{name} must be a positive number or a square matrix; got shape {tuple(sigma.shape)}")
-    if not bool(torch.isfinite(sigma).all()):
-        raise ValueError(f"{name} must be finite (found NaN or inf)")
-    if not torch.allclose(sigma, sigma.T, rtol=1e-9, atol=1e-12):
-        raise ValueError(f"{name} must be symmetric")
-    if torch.linalg.eigvalsh(sigma).min().item() <= 0:
-        raise ValueError(f"{name} must be positive definite (all eigenvalues > 0)")
-    return sigma
-
-
-def _grid_edges(delta: float, half_width: float) -> torch.Tensor:
-    if isinstance(delta, bool) or not isinstance(delta, int | float) or not delta > 0:
-        raise ValueError(f"delta must be a positive number; got {delta!r}")
-    if not half_width > 0:
-        raise ValueError(f"half_width must be > 0; got {half_width!r}")
+def _grid_edges(delta: float, half_width: float, *, max_bins: int) -> torch.Tensor:
+    delta = check_number(delta, "delta", low=0.0, low_open=True)
+    half_width = check_number(half_width, "half_width", low=0.0, low_open=True)
     n_bins = 2 * half_width / delta
     if abs(n_bins - round(n_bins)) > 1e-9 * max(1.0, n_bins):
         raise ValueError(f"delta must divide 2 * half_width = {2 * half_width} into whole bins; got {delta}")
     n_bins = round(n_bins)
+    if n_bins > max_bins:
+        raise ValueError(
+            f"delta = {delta:g} makes {n_bins} bins on [-{half_width:g}, {half_width:g}], more than the {max_bins} "
+            "this grid allows; use a larger delta or a smaller half_width"
+        )
     return -half_width + delta * torch.arange(n_bins + 1, dtype=torch.float64)
 
 
@@ -440,15 +408,19 @@ def _gauss_legendre(nodes: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _normalize_axes(axes: Axes, ndim: int, name: str, *, allow_empty: bool = False) -> tuple[int, ...]:
-    if isinstance(axes, bool):
-        raise TypeError(f"{name} must be an int or a sequence of ints; got a bool")
-    raw = (axes,) if isinstance(axes, int) else tuple(axes)
+    if isinstance(axes, Sequence) and not isinstance(axes, str | bytes):
+        raw = tuple(axes)
+    else:
+        try:
+            raw = (check_int(axes, name),)
+        except TypeError:
+            given = f"{axes!r} ({type(axes).__name__})"
+            raise TypeError(f"{name} must be an int or a sequence of ints; got {given}") from None
     if not raw and not allow_empty:
         raise ValueError(f"{name} must name at least one axis")
     out = []
     for axis in raw:
-        if isinstance(axis, bool) or not isinstance(axis, int):
-            raise TypeError(f"{name} must contain ints; got {axis!r}")
+        axis = check_int(axis, name)
         if not -ndim <= axis < ndim:
             raise ValueError(f"{name} has axis {axis}, but the table has only {ndim} axis(es)")
         out.append(axis % ndim)

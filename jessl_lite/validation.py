@@ -248,13 +248,16 @@ def as_float64(value: Any, name: str) -> torch.Tensor:
         return value.to(torch.float64)
     if isinstance(value, str | bytes | bool) or value is None:
         raise TypeError(f"{words}; got {type(value).__name__}")
+    import numpy as np
+
     try:
-        array = torch.as_tensor(value)
+        # Through numpy, not torch.as_tensor: that would round a list of Python floats to float32.
+        array = np.asarray(value)
     except (TypeError, ValueError, RuntimeError) as err:
         raise TypeError(f"{words}; got {type(value).__name__}") from err
-    if array.dtype == torch.bool or array.is_complex():
-        raise TypeError(f"{words}; got values of dtype {array.dtype}")
-    return array.to(torch.float64)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{words}; got {type(value).__name__} of {array.dtype} values")
+    return torch.as_tensor(array, dtype=torch.float64)
 
 
 def check_probability_table(value: Any, name: str, *, atol: float = 1e-6, min_ndim: int = 1) -> torch.Tensor:

@@ -319,3 +319,96 @@ def test_quantized_grids_validate_arguments():
         info.quantized_bivariate_normal(1.0, 0.5)
     with pytest.raises(ValueError, match="var"):
         info.quantized_normal(0.5, var=-1.0)
+
+
+# --- tolerances and scalars: NaN and nonsense are refused, never silently used ------------------
+
+TABLE_FUNCTIONS = {
+    "entropy": lambda atol: info.entropy([5.0, 5.0], atol=atol),
+    "joint_entropy": lambda atol: info.joint_entropy([[5.0, 5.0]], atol=atol),
+    "marginal": lambda atol: info.marginal([[5.0, 5.0]], 0, atol=atol),
+    "conditional_entropy": lambda atol: info.conditional_entropy([[5.0, 5.0]], atol=atol),
+    "mutual_information": lambda atol: info.mutual_information([[5.0, 5.0]], atol=atol),
+    "kl_divergence": lambda atol: info.kl_divergence([5.0, 5.0], [0.5, 0.5], atol=atol),
+}
+
+
+@pytest.mark.parametrize("function", sorted(TABLE_FUNCTIONS))
+@pytest.mark.parametrize("atol", [math.nan, -1.0, math.inf, 20.0])
+def test_a_nan_or_absurd_tolerance_is_refused_not_used(function, atol):
+    # A NaN atol made `abs(total - 1) > atol` false, so a table summing to 10 gave H = -16.09.
+    with pytest.raises(ValueError, match="atol must be a finite number >= 0"):
+        TABLE_FUNCTIONS[function](atol)
+
+
+def test_tolerance_type_is_checked():
+    with pytest.raises(TypeError, match="atol"):
+        info.entropy([0.5, 0.5], atol="1e-6")
+
+
+@pytest.mark.parametrize("function", sorted(TABLE_FUNCTIONS))
+def test_a_nan_inside_a_table_is_refused_by_every_function(function):
+    calls = {
+        "entropy": lambda: info.entropy([0.5, math.nan]),
+        "joint_entropy": lambda: info.joint_entropy([[0.5, math.nan]]),
+        "marginal": lambda: info.marginal([[0.5, math.nan]], 0),
+        "conditional_entropy": lambda: info.conditional_entropy([[0.5, math.nan]]),
+        "mutual_information": lambda: info.mutual_information([[0.5, math.nan]]),
+        "kl_divergence": lambda: info.kl_divergence([0.5, 0.5], [0.5, math.nan]),
+    }
+    with pytest.raises(ValueError, match="must be finite; it holds 1 NaN"):
+        calls[function]()
+
+
+def test_boolean_and_string_tables_are_refused():
+    with pytest.raises(TypeError, match="p must be numeric"):
+        info.entropy([True, False])
+    with pytest.raises(TypeError, match="p must be numeric"):
+        info.entropy(torch.tensor([True, False]))
+
+
+def test_axes_accept_numpy_ints_and_refuse_strings():
+    p = [[0.25, 0.25], [0.5, 0.0]]
+    assert float(info.conditional_entropy(p, of=np.int64(1), given=np.int64(0))) == pytest.approx(
+        float(info.conditional_entropy(p, of=1, given=0)), abs=0
+    )
+    with pytest.raises(TypeError, match="of must be an int or a sequence of ints"):
+        info.conditional_entropy(p, of="1")
+    with pytest.raises(TypeError, match="given"):
+        info.conditional_entropy(p, of=1, given=[0.0])
+
+
+def test_gaussian_scalars_are_checked_for_type_and_range():
+    with pytest.raises(TypeError, match="dim_x"):
+        info.gaussian_mutual_information(torch.eye(3), dim_x=True)
+    with pytest.raises(ValueError, match="cov must be at least 2 x 2"):
+        info.gaussian_mutual_information(2.0, dim_x=1)
+    with pytest.raises(TypeError, match="dim"):
+        info.correlated_gaussian_mi(0.5, dim=2.0)
+    with pytest.raises(ValueError, match="cov must be finite"):
+        info.gaussian_entropy([[1.0, math.nan], [math.nan, 1.0]])
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: info.quantized_normal(math.nan), "delta"),
+        (lambda: info.quantized_normal(0.5, var=math.nan), "var"),
+        (lambda: info.quantized_normal(0.5, half_width=math.nan), "half_width"),
+        (lambda: info.quantized_normal(0.5, half_width=-8.0), "half_width"),
+        (lambda: info.quantized_bivariate_normal(math.nan, 0.5), "rho"),
+        (lambda: info.quantized_bivariate_normal(0.5, 0.5, nodes=0), "nodes"),
+        (lambda: info.quantized_bivariate_normal(0.5, 0.5, nodes=1000), "nodes"),
+    ],
+)
+def test_quantized_grid_scalars_are_refused_with_their_names(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+def test_a_grid_too_fine_to_hold_in_memory_is_refused_at_once():
+    # 1.6e10 bins (130 GB) and a 12000 x 12000 x 16 quadrature: refused before any allocation.
+    with pytest.raises(ValueError, match="larger delta"):
+        info.quantized_normal(1e-9)
+    with pytest.raises(ValueError, match="larger delta"):
+        info.quantized_bivariate_normal(0.5, 0.001)

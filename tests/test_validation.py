@@ -163,3 +163,8 @@ def test_covariance():
         v.check_covariance(torch.zeros(0, 0), "cov")
     with pytest.raises(ValueError, match="positive definite"):
         v.check_covariance([[1.0, 2.0], [2.0, 1.0]], "cov")
+
+
+def test_as_float64_keeps_full_precision_of_python_floats():
+    # torch.as_tensor([0.1]) is float32 (0.10000000149...); a probability table must not be rounded.
+    assert v.as_float64([0.1, 0.2], "p").tolist() == [0.1, 0.2]
