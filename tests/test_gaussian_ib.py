@@ -139,3 +139,53 @@ def test_bad_input_names_the_argument():
     views, _ = random_views(0)
     with pytest.raises(ValueError, match="n"):
         sample_linear_gaussian_views(views, 1)
+
+
+def test_covariances_of_different_sizes_are_refused():
+    # A 2 x 2 and a 3 x 3 covariance are not of the same embedding; the sum of their entropies
+    # (11.19 at beta = 0.5) meant nothing.
+    with pytest.raises(ValueError, match=r"cov_z_given_x must have the shape of cov_z \(2, 2\); got \(3, 3\)"):
+        gaussian_ib_objective(torch.eye(2), torch.eye(3), 0.5)
+    with pytest.raises(ValueError, match="cov_z must be finite"):
+        gaussian_ib_objective(torch.tensor([[1.0, math.nan], [math.nan, 1.0]]), torch.eye(2), 0.5)
+    with pytest.raises(ValueError, match="cov_z_given_x must be positive definite"):
+        gaussian_ib_objective(torch.eye(2), -torch.eye(2), 0.5)
+
+
+@pytest.mark.parametrize("beta", [math.nan, math.inf, 0.0, -1.0])
+def test_beta_must_be_finite_and_positive(beta):
+    with pytest.raises(ValueError, match="beta"):
+        gaussian_ib_objective(torch.eye(2), torch.eye(2), beta)
+
+
+def test_nan_in_any_input_is_refused_not_propagated():
+    z = torch.randn(6, 2, dtype=torch.float64)
+    bad = z.clone()
+    bad[2, 1] = math.nan
+    with pytest.raises(ValueError, match="z must be finite"):
+        covariance(bad)
+    with pytest.raises(ValueError, match="z2 must be finite"):
+        cross_correlation(z, bad)
+    with pytest.raises(ValueError, match="z1 must be finite"):
+        conditional_covariance_from_views(bad, z)
+    with pytest.raises(ValueError, match="c must be finite"):
+        barlow_twins_terms(torch.tensor([[1.0, math.nan], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="w must be finite"):
+        linear_gaussian_views(torch.tensor([[1.0, math.nan]]), torch.eye(2), torch.eye(2))
+
+
+def test_other_bad_arguments_name_themselves():
+    z = torch.randn(6, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="eps"):
+        cross_correlation(z, z, eps=math.nan)
+    with pytest.raises(ValueError, match=r"c must be a square \(D, D\) matrix"):
+        barlow_twins_terms(torch.ones(3))
+    with pytest.raises(TypeError, match="views must be a GaussianViews"):
+        sample_linear_gaussian_views("views", 10)
+    views, _ = random_views(0)
+    with pytest.raises(TypeError, match="n must be an int"):
+        sample_linear_gaussian_views(views, 10.0)
+    with pytest.raises(TypeError, match="generator"):
+        sample_linear_gaussian_views(views, 10, generator=0)
+    with pytest.raises(ValueError, match="w must have shape"):
+        linear_gaussian_views(torch.zeros(0, 2), torch.eye(2), torch.eye(2))

@@ -252,3 +252,69 @@ def test_bad_input_names_the_argument():
 
 def test_axes_are_distinct():
     assert sorted([AXIS_X, AXIS_T, AXIS_T_PRIME, AXIS_V, AXIS_V_HAT]) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("tol", [math.nan, -1.0, math.inf])
+def test_a_nan_or_negative_tie_tolerance_is_refused(tol):
+    # With tol = nan (or -1) no encoder was "near the minimum", and argmin over all-inf picked
+    # encoder 0 for every beta: the constant encoder, reported as optimal even at beta = 10.
+    world = shifted_world([0.5, 0.5], n_poses=2, d_t=[0.5, 0.5])
+    with pytest.raises(ValueError, match="tol must be a finite number >= 0"):
+        ib_search(world, [0.5, 10.0], tol=tol)
+    with pytest.raises(TypeError, match="tol"):
+        ib_search(world, [0.5], tol="0")
+
+
+def test_zero_tolerance_reports_an_exact_minimizer():
+    world = shifted_world([0.5, 0.5], n_poses=2, d_t=[0.5, 0.5])
+    result = ib_search(world, [0.5, 10.0], tol=0.0)
+    assert torch.equal(result.best_values(), result.values.min(dim=1).values)
+    assert result.best[1] != 0  # at beta = 10 collapse is not optimal: I(V; V_hat) = log 2 is worth keeping
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda w: ib_search(w, [0.5, math.nan]), ValueError, "betas must be finite; it holds 1 NaN"),
+        (lambda w: ib_search(w, "0.5"), TypeError, "betas"),
+        (lambda w: ib_search(w, []), ValueError, "betas"),
+        (lambda w: information_terms(w, [0, 1, 2, 3]).ib_lagrangian(math.nan), ValueError, "beta"),
+        (lambda w: information_terms(w, [0, 1, 2, 3]).blog_lagrangian(True), TypeError, "beta"),
+        (lambda w: joint_table(w, [0.0, 1.0, math.inf, 2.0]), TypeError, "encoder must hold integers"),
+        (lambda w: joint_table(w, [0, 1, 10**9, 2]), ValueError, "cells"),
+        (lambda w: joint_table("world", [0, 1, 2, 3]), TypeError, "world must be a World"),
+        (lambda w: identity_encoder(None), TypeError, "world"),
+        (lambda w: class_encoder(w, n_poses=2.0), TypeError, "n_poses"),
+    ],
+)
+def test_bad_arguments_of_the_search_and_the_tables_name_themselves(call, error, match):
+    world = shifted_world([0.5, 0.5], n_poses=2, d_t=[0.5, 0.5])
+    with pytest.raises(error, match=match):
+        call(world)
+
+
+def test_bad_worlds_are_refused():
+    with pytest.raises(ValueError, match="p_x must be finite"):
+        make_world([0.5, math.nan], [1.0], [[0, 1]])
+    with pytest.raises(ValueError, match="d_t must be finite"):
+        shifted_world([1.0], n_poses=2, d_t=[math.nan])
+    with pytest.raises(TypeError, match="n_y"):
+        make_world([0.5, 0.5], [1.0], [[0, 1]], n_y=True)
+    with pytest.raises(ValueError, match="n_y"):
+        make_world([0.5, 0.5], [1.0], [[0, 10**9]])
+    with pytest.raises(TypeError, match="y_labels"):
+        make_world([0.5, 0.5], [1.0], [[0, 1]], y_labels="ab")  # not two names "a" and "b" by accident
+    with pytest.raises(TypeError, match="n_poses"):
+        shifted_world([1.0], n_poses="3", d_t=[1.0])
+    with pytest.raises(TypeError, match="generator"):
+        random_world(2, 2, 2, generator=0)
+    with pytest.raises(ValueError, match="n_x"):
+        random_world(0, 2, 2)
+
+
+def test_a_world_too_large_to_enumerate_asks_for_candidates():
+    world = random_world(2, 2, 12, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="encoders="):
+        ib_search(world, [1.0])
+    result = ib_search(world, [1.0], encoders=torch.stack([constant_encoder(world), identity_encoder(world)]))
+    assert result.values.shape == (1, 2)

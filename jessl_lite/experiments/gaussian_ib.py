@@ -35,6 +35,16 @@ from dataclasses import dataclass
 import torch
 
 from .. import info, losses
+from ..validation import (
+    as_float64,
+    check_covariance,
+    check_finite_tensor,
+    check_generator,
+    check_int,
+    check_number,
+    check_same_device,
+    check_same_shape,
+)
 
 __all__ = [
     "GaussianViews",
@@ -101,13 +111,17 @@ def linear_gaussian_views(w, cov_x, cov_noise) -> GaussianViews:
         cov_x: (d, d) symmetric positive-definite covariance of X.
         cov_noise: (d, d) symmetric positive-definite covariance of each distortion.
     """
-    sigma_x = info._as_covariance(cov_x, "cov_x")
-    sigma_n = info._as_covariance(cov_noise, "cov_noise")
+    sigma_x = check_covariance(cov_x, "cov_x")
+    sigma_n = check_covariance(cov_noise, "cov_noise")
     if sigma_x.shape != sigma_n.shape:
         raise ValueError(f"cov_noise must have the shape of cov_x {tuple(sigma_x.shape)}; got {tuple(sigma_n.shape)}")
-    weights = info._as_float64(w, "w")
-    if weights.ndim != 2 or weights.shape[1] != sigma_x.shape[0]:
-        raise ValueError(f"w must have shape (m, d) with d = {sigma_x.shape[0]}; got {tuple(weights.shape)}")
+    weights = as_float64(w, "w")
+    if weights.ndim != 2 or weights.shape[1] != sigma_x.shape[0] or weights.shape[0] == 0:
+        raise ValueError(f"w must have shape (m, d) with m >= 1 and d = {sigma_x.shape[0]}; got {tuple(weights.shape)}")
+    check_finite_tensor(weights, "w")
+    if weights.device != sigma_x.device or sigma_n.device != sigma_x.device:
+        raise ValueError(f"w, cov_x and cov_noise must be on one device; got {weights.device}, {sigma_x.device} "
+                         f"and {sigma_n.device}")
     if int(torch.linalg.matrix_rank(weights)) < weights.shape[0]:
         raise ValueError("w must have full row rank (m independent rows), or C_Z is singular")
     return GaussianViews(
@@ -128,8 +142,10 @@ def sample_linear_gaussian_views(
     Returns:
         ``(x, z1, z2)`` of shapes (n, d), (n, m), (n, m), float64.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an int >= 2; got {n!r}")
+    if not isinstance(views, GaussianViews):
+        raise TypeError(f"views must be a GaussianViews (from linear_gaussian_views); got {type(views).__name__}")
+    n = check_int(n, "n", minimum=2)
+    check_generator(generator, "generator", optional=True)
     d = views.cov_x.shape[0]
     chol_x = torch.linalg.cholesky(views.cov_x)
     chol_n = torch.linalg.cholesky(views.cov_noise)
@@ -162,8 +178,8 @@ def conditional_covariance_from_views(z1, z2) -> torch.Tensor:
     """
     a = _samples(z1, "z1")
     b = _samples(z2, "z2")
-    if a.shape != b.shape:
-        raise ValueError(f"z2 must have the shape of z1 {tuple(a.shape)}; got {tuple(b.shape)}")
+    check_same_shape(a, "z1", b, "z2")
+    check_same_device(a, "z1", b, "z2")
     return 0.5 * covariance(a - b)
 
 
@@ -178,9 +194,16 @@ def gaussian_ib_objective(cov_z, cov_z_given_x, beta: float) -> torch.Tensor:
         cov_z_given_x: (m, m) conditional covariance given the image.
         beta: trade-off, > 0.
     """
-    if isinstance(beta, bool) or not isinstance(beta, int | float) or not 0 < beta < float("inf"):
-        raise ValueError(f"beta must be a finite number > 0; got {beta!r}")
-    return info.gaussian_entropy(cov_z_given_x) + (1 - beta) / beta * info.gaussian_entropy(cov_z)
+    beta = check_number(beta, "beta", low=0.0, low_open=True)
+    sigma_z = check_covariance(cov_z, "cov_z")
+    sigma_z_given_x = check_covariance(cov_z_given_x, "cov_z_given_x")
+    # Both are covariances of the same m-dimensional embedding: a 2 x 2 and a 3 x 3 would add
+    # entropies of different variables and return a number that means nothing.
+    if sigma_z_given_x.shape != sigma_z.shape:
+        raise ValueError(
+            f"cov_z_given_x must have the shape of cov_z {tuple(sigma_z.shape)}; got {tuple(sigma_z_given_x.shape)}"
+        )
+    return info.gaussian_entropy(sigma_z_given_x) + (1 - beta) / beta * info.gaussian_entropy(sigma_z)
 
 
 def cross_correlation(z1, z2, *, eps: float = 1e-12) -> torch.Tensor:
@@ -203,8 +226,9 @@ def cross_correlation(z1, z2, *, eps: float = 1e-12) -> torch.Tensor:
     """
     a = _samples(z1, "z1")
     b = _samples(z2, "z2")
-    if a.shape != b.shape:
-        raise ValueError(f"z2 must have the shape of z1 {tuple(a.shape)}; got {tuple(b.shape)}")
+    check_same_shape(a, "z1", b, "z2")
+    check_same_device(a, "z1", b, "z2")
+    eps = check_number(eps, "eps", low=0.0)
     # The one implementation of Barlow Twins' matrix is the loss's (chapter 3), here in float64.
     return losses.cross_correlation(a, b, eps)
 
@@ -223,14 +247,17 @@ def barlow_twins_terms(c) -> tuple[torch.Tensor, torch.Tensor]:
         c: (D, D) cross-correlation matrix, from :func:`cross_correlation` or
             :meth:`GaussianViews.cross_correlation`.
     """
-    return losses.barlow_twins_terms(info._as_float64(c, "c"))
+    matrix = as_float64(c, "c")
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] == 0:
+        raise ValueError(f"c must be a square (D, D) matrix; got shape {tuple(matrix.shape)}")
+    return losses.barlow_twins_terms(check_finite_tensor(matrix, "c"))
 
 
 def _samples(z, name: str) -> torch.Tensor:
-    samples = info._as_float64(z, name)
-    if samples.ndim != 2 or samples.shape[0] < 2:
-        raise ValueError(f"{name} must have shape (n, m) with n >= 2; got {tuple(samples.shape)}")
-    return samples
+    samples = as_float64(z, name)
+    if samples.ndim != 2 or samples.shape[0] < 2 or samples.shape[1] < 1:
+        raise ValueError(f"{name} must have shape (n, m) with n >= 2 and m >= 1; got {tuple(samples.shape)}")
+    return check_finite_tensor(samples, name)
 
 
 def _symmetrize(matrix: torch.Tensor) -> torch.Tensor:

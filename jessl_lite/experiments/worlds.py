@@ -29,6 +29,15 @@ from dataclasses import dataclass, fields
 import torch
 
 from .. import info
+from ..validation import (
+    as_float64,
+    check_choice,
+    check_finite_tensor,
+    check_generator,
+    check_int,
+    check_number,
+    check_probability_table,
+)
 
 __all__ = [
     "AXIS_X",
@@ -100,10 +109,11 @@ def make_world(p_x, d_t, transform, *, n_y: int | None = None, y_labels: Sequenc
     if tuple(table.shape) != (d.numel(), p.numel()):
         raise ValueError(f"transform must have shape (n_t, n_x) = ({d.numel()}, {p.numel()}); got {tuple(table.shape)}")
     needed = int(table.max()) + 1
-    if n_y is None:
-        n_y = needed
-    if isinstance(n_y, bool) or not isinstance(n_y, int) or n_y < needed:
-        raise ValueError(f"n_y must be an int >= max(transform) + 1 = {needed}; got {n_y!r}")
+    n_y = needed if n_y is None else check_int(n_y, "n_y")
+    if not needed <= n_y <= _MAX_SIZE:
+        raise ValueError(f"n_y must be an int from max(transform) + 1 = {needed} to {_MAX_SIZE}; got {n_y!r}")
+    if y_labels is not None and (isinstance(y_labels, str | bytes) or not isinstance(y_labels, Sequence)):
+        raise TypeError(f"y_labels must be a sequence of names, one per observation; got {y_labels!r}")
     labels = tuple(f"y{i}" for i in range(n_y)) if y_labels is None else tuple(str(s) for s in y_labels)
     if len(labels) != n_y:
         raise ValueError(f"y_labels must name all n_y = {n_y} observations; got {len(labels)} names")
@@ -124,8 +134,7 @@ def shifted_world(p_class, n_poses: int, d_t) -> World:
         d_t: probabilities of turning by 0, 1, ..., len(d_t) - 1 steps.
     """
     p_c = _probabilities(p_class, "p_class")
-    if isinstance(n_poses, bool) or not isinstance(n_poses, int) or n_poses < 1:
-        raise ValueError(f"n_poses must be a positive int; got {n_poses!r}")
+    n_poses = check_int(n_poses, "n_poses", minimum=1)
     d = _probabilities(d_t, "d_t")
     n_c = p_c.numel()
     p_x = (p_c[:, None] / n_poses).expand(n_c, n_poses).reshape(-1)
@@ -145,8 +154,8 @@ def random_world(n_x: int, n_t: int, n_y: int, *, generator: torch.Generator | N
         generator: torch random generator, for reproducible worlds.
     """
     for name, value in (("n_x", n_x), ("n_t", n_t), ("n_y", n_y)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int; got {value!r}")
+        check_int(value, name, minimum=1, maximum=_MAX_SIZE)
+    check_generator(generator, "generator", optional=True)
     p_x = torch.rand(n_x, generator=generator, dtype=torch.float64) + 0.05
     d_t = torch.rand(n_t, generator=generator, dtype=torch.float64) + 0.05
     transform = torch.randint(0, n_y, (n_t, n_x), generator=generator)
@@ -158,23 +167,28 @@ def random_world(n_x: int, n_t: int, n_y: int, *, generator: torch.Generator | N
 
 def identity_encoder(world: World) -> torch.Tensor:
     """The encoder that keeps the observation: ``f(y) = y`` (injective in t whenever t(x) is)."""
+    _check_world(world)
     return torch.arange(world.n_y)
 
 
 def constant_encoder(world: World) -> torch.Tensor:
     """The collapsed encoder ``f(y) = 0``: :math:`H(V) = 0`."""
+    _check_world(world)
     return torch.zeros(world.n_y, dtype=torch.int64)
 
 
 def class_encoder(world: World, n_poses: int) -> torch.Tensor:
     """For a :func:`shifted_world`: ``f(c, s) = c``, invariant to every transformation."""
-    if isinstance(n_poses, bool) or not isinstance(n_poses, int) or n_poses < 1 or world.n_y % n_poses:
+    _check_world(world)
+    n_poses = check_int(n_poses, "n_poses", minimum=1)
+    if world.n_y % n_poses:
         raise ValueError(f"n_poses must be a positive int dividing n_y = {world.n_y}; got {n_poses!r}")
     return torch.arange(world.n_y) // n_poses
 
 
 def encoder_outputs(world: World, encoder) -> torch.Tensor:
     """The table of codes ``v[t, x] = f(t(x))``, shape (n_t, n_x)."""
+    _check_world(world)
     return _encoder(encoder, world, "encoder")[world.transform]
 
 
@@ -213,9 +227,16 @@ def joint_table(world: World, encoder, target=None) -> torch.Tensor:
         float64 table of shape (n_x, n_t, n_t, n_v, n_v), axes ``AXIS_X, AXIS_T, AXIS_T_PRIME,
         AXIS_V, AXIS_V_HAT``, with ``n_v`` one more than the largest code of f and g.
     """
+    _check_world(world)
     f = _encoder(encoder, world, "encoder")
     g = f if target is None else _encoder(target, world, "target")
     n_v = int(max(f.max(), g.max())) + 1
+    cells = world.n_x * world.n_t**2 * n_v**2
+    if cells > _MAX_TABLE_CELLS:
+        raise ValueError(
+            f"the joint table of this world and encoder would hold {cells} cells (n_x * n_t^2 * n_v^2, with n_v = "
+            f"{n_v} codes), more than {_MAX_TABLE_CELLS}; use fewer or smaller codes (rename them 0, 1, 2, ...)"
+        )
     v = f[world.transform].T  # (n_x, n_t): the online code of input x under transformation t
     v_hat = g[world.transform].T
     x, t, t_prime = torch.meshgrid(
@@ -299,8 +320,8 @@ def all_encoders(n_y: int) -> torch.Tensor:
     Returns:
         int64 tensor of shape (Bell(n_y), n_y).
     """
-    if isinstance(n_y, bool) or not isinstance(n_y, int) or not 1 <= n_y <= 10:
-        raise ValueError(f"n_y must be an int from 1 to 10 (Bell(10) = 115975 encoders); got {n_y!r}")
+    # At most 10: Bell(10) = 115975 encoders, Bell(11) = 678570.
+    n_y = check_int(n_y, "n_y", minimum=1, maximum=10)
     rows: list[list[int]] = [[0]]
     for _ in range(n_y - 1):
         rows = [row + [code] for row in rows for code in range(max(row) + 2)]
@@ -358,14 +379,21 @@ def ib_search(
         target: a fixed target encoder g; ``None`` ties it to each candidate (g = f, SimSiam).
         objective: ``"ib"`` or ``"blog"``.
         encoders: (E, n_y) candidates (default: :func:`all_encoders`).
-        tol: tolerance for ties, in the chosen unit.
+        tol: tolerance for ties, in the chosen unit, a finite number >= 0 (a NaN or negative
+            tolerance would leave no encoder near the minimum).
         unit: ``"nats"`` or ``"bits"``.
     """
-    if objective not in ("ib", "blog"):
-        raise ValueError(f"objective must be 'ib' or 'blog'; got {objective!r}")
-    beta_grid = torch.as_tensor(betas, dtype=torch.float64).reshape(-1)
-    if beta_grid.numel() == 0 or not bool(torch.isfinite(beta_grid).all()) or bool((beta_grid < 0).any()):
-        raise ValueError("betas must be one or more finite numbers >= 0")
+    _check_world(world)
+    check_choice(objective, "objective", ("ib", "blog"))
+    tol = check_number(tol, "tol", low=0.0)
+    beta_grid = check_finite_tensor(as_float64(betas, "betas"), "betas").reshape(-1).cpu()
+    if beta_grid.numel() == 0 or bool((beta_grid < 0).any()):
+        raise ValueError(f"betas must be one or more finite numbers >= 0; got {beta_grid.tolist()}")
+    if encoders is None and world.n_y > 10:
+        raise ValueError(
+            f"world has n_y = {world.n_y} observations, too many to enumerate every encoder (at most 10); "
+            "pass the candidates as encoders=..."
+        )
     candidates = all_encoders(world.n_y) if encoders is None else _int_table(encoders, "encoders", ndim=2)
     if candidates.shape[1] != world.n_y:
         raise ValueError(f"encoders must have n_y = {world.n_y} columns; got {candidates.shape[1]}")
@@ -386,14 +414,22 @@ def ib_search(
 # --- helpers -------------------------------------------------------------------------------
 
 
+_MAX_SIZE = 100_000
+_MAX_TABLE_CELLS = 50_000_000
+
+
+def _check_world(world) -> None:
+    if not isinstance(world, World):
+        raise TypeError(f"world must be a World (from make_world, shifted_world or random_world); "
+                        f"got {type(world).__name__}")
+
+
 def _beta(beta) -> float:
-    if isinstance(beta, bool) or not isinstance(beta, int | float) or not beta >= 0 or beta == float("inf"):
-        raise ValueError(f"beta must be a finite number >= 0; got {beta!r}")
-    return float(beta)
+    return check_number(beta, "beta", low=0.0)
 
 
 def _probabilities(p, name: str) -> torch.Tensor:
-    table = info._as_distribution(p, name, atol=1e-9)
+    table = check_probability_table(p, name, atol=1e-9)
     if table.ndim != 1:
         raise ValueError(f"{name} must be a 1-D probability vector; got shape {tuple(table.shape)}")
     return table
@@ -406,7 +442,10 @@ def _int_table(values, name: str, *, ndim: int) -> torch.Tensor:
         table = torch.as_tensor(values)
     except (TypeError, ValueError, RuntimeError) as err:
         raise TypeError(f"{name} must be integers (tensor, array or nested list); got {type(values).__name__}") from err
-    whole_floats = table.dtype.is_floating_point and bool((table == table.round()).all())
+    # Whole floats (2.0) are accepted as integers; inf == inf.round(), so finiteness is checked too.
+    whole_floats = (
+        table.dtype.is_floating_point and bool(torch.isfinite(table).all()) and bool((table == table.round()).all())
+    )
     if table.dtype == torch.bool or table.dtype.is_complex or (table.dtype.is_floating_point and not whole_floats):
         raise TypeError(f"{name} must hold integers; got dtype {table.dtype}")
     table = table.to(torch.int64)
