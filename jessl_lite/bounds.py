@@ -29,7 +29,6 @@ Example::
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -51,8 +50,7 @@ __all__ = [
     "gaussian_log_density_ratio",
     "optimal_infonce_critic",
     "optimal_nwj_critic",
-    "FitTrace",
-    "fit_critic",
+    "BoundObjective",
     "exponential_moving_average",
 ]
 
@@ -324,12 +322,16 @@ class GaussianStaircase:
     def sample(
         self,
         step: int,
-        *,
         generator: torch.Generator | None = None,
+        *,
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float32,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One batch ``(x, y)``, each ``(batch_size, dim)``, at the MI of ``step``."""
+        """One batch ``(x, y)``, each ``(batch_size, dim)``, at the MI of ``step``.
+
+        ``sample(step, generator)`` is the signature of a sampler for :func:`jessl_lite.train.fit`:
+        pass ``stairs.sample`` as its data (the batches land on the generator's device).
+        """
         rho = rho_for_mi(self.mi_at(step), self.dim)
         return sample_correlated_gaussian(
             self.batch_size, self.dim, rho, generator=generator, device=device, dtype=dtype
@@ -396,80 +398,58 @@ def optimal_infonce_critic(x: torch.Tensor, y: torch.Tensor, rho: float) -> torc
 # --- training a critic ----------------------------------------------------------------------
 
 
-@dataclass
-class FitTrace:
-    """What :func:`fit_critic` returns.
+class BoundObjective(nn.Module):
+    r"""A critic trained to maximize a variational bound: the objective :func:`jessl_lite.train.fit` trains.
 
-    Attributes:
-        estimates: ``(steps,)`` float64 tensor, the bound on each training batch (before that
-            step's update), in nats; NaN or inf where the bound was not finite.
-        seconds: wall time of the loop.
-        skipped: number of steps whose bound was not finite (no update was made).
-    """
+    Poole et al. (2019) train a critic ``f`` by gradient ascent on a bound computed from each
+    batch's score matrix; the book's one training loop minimizes a loss, so the loss is
 
-    estimates: torch.Tensor
-    seconds: float
-    skipped: int
+    .. math::
+        \mathcal L(x_{1:K}, y_{1:K}) = -I_{\text{bound}}\big(S\big), \qquad S_{ij} = f(x_i, y_j),
 
-
-def fit_critic(
-    critic: nn.Module,
-    bound: Callable[[torch.Tensor], torch.Tensor],
-    sample: Callable[[int], tuple[torch.Tensor, torch.Tensor]],
-    steps: int,
-    *,
-    lr: float = 5e-4,
-    optimizer: torch.optim.Optimizer | None = None,
-) -> FitTrace:
-    """Train ``critic`` to maximize ``bound`` with Adam; return the estimate at every step.
-
-    Each step draws a batch ``x, y = sample(step)``, computes ``bound(critic(x, y))``, records
-    it, and takes one gradient step on ``-bound``. A step whose bound is not finite is recorded
-    and skipped, so one overflow of NWJ's exponential does not destroy the critic. Poole et al.
-    train with Adam at ``lr=5e-4``.
+    and the bound itself, the running estimate of :math:`I(X; Y)` on that batch (before the step's
+    update), is logged as ``"bound"``. Chapter 2 trains with Adam at ``lr=5e-4``, a constant rate,
+    no weight decay, float32 scores (``precision="fp32"``, also on a GPU), and
+    ``on_nonfinite="skip"`` (one overflow of NWJ's exponential skips one step instead of stopping
+    the run).
 
     Args:
-        critic: maps ``(x, y)`` to a ``(K, K)`` score matrix.
-        bound: :func:`infonce_bound`, :func:`nwj_bound`, :func:`dv_bound` or any function of
-            the score matrix returning a 0-dim tensor.
-        sample: ``sample(step) -> (x, y)``, e.g. ``GaussianStaircase.sample``.
-        steps: number of steps.
-        lr: Adam's learning rate (ignored when ``optimizer`` is given).
-        optimizer: an optimizer over ``critic``'s parameters, to continue an earlier fit.
+        critic: maps ``(x: (K, dim_x), y: (K, dim_y))`` to the ``(K, K)`` score matrix
+            (:class:`SeparableCritic`, :class:`BilinearCritic`, :class:`ConcatCritic`, ...).
+        bound: :func:`infonce_bound`, :func:`nwj_bound`, :func:`dv_bound`, or any function of the
+            score matrix returning a 0-dim tensor in nats.
+
+    Shapes: ``loss(x: (K, dim_x), y: (K, dim_y)) -> (loss: (), {"bound": ()})``.
 
     Example::
 
+        >>> from jessl_lite.train import FitConfig, fit
         >>> stairs = GaussianStaircase(levels=(2.0,), steps_per_level=50)
-        >>> trace = fit_critic(SeparableCritic(20, 20, hidden_dim=32), infonce_bound, stairs.sample, stairs.steps)
-        >>> trace.estimates.shape
-        torch.Size([50])
+        >>> config = FitConfig(steps=stairs.steps, optimizer="adam", lr=5e-4, lr_schedule="constant",
+        ...                    weight_decay=0.0, on_nonfinite="skip", log_every=1, progress=False)
+        >>> objective = BoundObjective(SeparableCritic(20, 20, hidden_dim=32), infonce_bound)
+        >>> run = fit(objective, stairs.sample, None, config)
+        >>> steps, estimates = run.curve("bound")   # nats, one per step
+        >>> estimates.shape
+        (50,)
     """
-    if not isinstance(critic, nn.Module):
-        raise TypeError(f"critic must be a torch.nn.Module; got {type(critic).__name__}")
-    if not callable(bound):
-        raise TypeError("bound must be callable as bound(scores) -> 0-dim tensor")
-    if not callable(sample):
-        raise TypeError("sample must be callable as sample(step) -> (x, y)")
-    _check_positive_int(steps, "steps")
-    if optimizer is None:
-        if not (isinstance(lr, int | float) and lr > 0 and math.isfinite(lr)):
-            raise ValueError(f"lr must be a positive number; got {lr!r}")
-        optimizer = torch.optim.Adam(critic.parameters(), lr=lr)
-    estimates = torch.empty(steps, dtype=torch.float64)
-    skipped = 0
-    start = time.perf_counter()
-    critic.train()
-    for step in range(steps):
-        x, y = sample(step)
-        value = bound(critic(x, y))
-        estimates[step] = float(value.detach())
-        if not torch.isfinite(value):
-            skipped += 1
-            continue
-        optimizer.zero_grad(set_to_none=True)
-        (-value).backward()
-        optimizer.step()
-    return FitTrace(estimates=estimates, seconds=time.perf_counter() - start, skipped=skipped)
+
+    def __init__(self, critic: nn.Module, bound: Callable[[torch.Tensor], torch.Tensor]):
+        super().__init__()
+        if not isinstance(critic, nn.Module):
+            raise TypeError(f"critic must be a torch.nn.Module; got {type(critic).__name__}")
+        if not callable(bound):
+            raise TypeError(f"bound must be callable as bound(scores) -> 0-dim tensor; got {type(bound).__name__}")
+        self.critic = critic
+        self.bound = bound
+        self.name = f"{getattr(bound, '__name__', type(bound).__name__)} with {type(critic).__name__}"
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        value = self.bound(self.critic(x, y))
+        return -value, {"bound": value.detach()}
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return self.loss(x, y)
 
 
 def exponential_moving_average(values: torch.Tensor, span: int) -> torch.Tensor:

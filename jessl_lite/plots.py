@@ -66,6 +66,9 @@ METHOD_COLORS = {
     # entropy estimators (chapters 2, 7)
     "resubstitution": BOOK_PALETTE[11],
     "leave-one-out": BOOK_PALETTE[12],
+    # a quantity computed stably (in log space) against the naive formula (chapter 2)
+    "stable": BOOK_PALETTE[15],
+    "naive": BOOK_PALETTE[26],
     # recurring quantities and baselines
     "estimate": BOOK_PALETTE[13],
     "baseline": BOOK_PALETTE[7],

@@ -14,12 +14,12 @@ from torch import nn
 
 from jessl_lite.bounds import (
     BilinearCritic,
+    BoundObjective,
     ConcatCritic,
     GaussianStaircase,
     SeparableCritic,
     dv_bound,
     exponential_moving_average,
-    fit_critic,
     gaussian_log_conditional,
     gaussian_log_density_ratio,
     infonce_bound,
@@ -30,6 +30,7 @@ from jessl_lite.bounds import (
     sample_correlated_gaussian,
 )
 from jessl_lite.info import correlated_gaussian_mi
+from jessl_lite.train import FitConfig, fit
 
 BOUNDS = [infonce_bound, nwj_bound, dv_bound]
 
@@ -246,33 +247,72 @@ class QuadraticCritic(nn.Module):
         return self.a * x @ y.T + self.b * (y * y).sum(-1)[None, :]
 
 
-def test_fit_critic_finds_the_optimal_critic():
+#: Chapter 2's training: Adam, constant rate, no weight decay, every step logged, NaN/inf steps skipped.
+CRITIC_CONFIG = FitConfig(optimizer="adam", lr=5e-4, lr_schedule="constant", weight_decay=0.0, precision="fp32",
+                          on_nonfinite="skip", log_every=1, progress=False)
+
+
+def test_fit_of_a_bound_objective_finds_the_optimal_critic():
     # log r(x, y) = c(x) + rho/(1-rho^2) x.y - rho^2/(2(1-rho^2)) |y|^2, and InfoNCE ignores c(x),
     # so maximizing InfoNCE over (a, b) must drive them to those two closed-form numbers.
     rho = rho_for_mi(1.0, 2)
     stairs = GaussianStaircase(dim=2, batch_size=128, levels=(1.0,), steps_per_level=300)
-    gen = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
     critic = QuadraticCritic()
-    trace = fit_critic(critic, infonce_bound, lambda t: stairs.sample(t, generator=gen), stairs.steps, lr=0.05)
-    assert trace.estimates.shape == (300,) and trace.skipped == 0
+    config = CRITIC_CONFIG.replace(steps=stairs.steps, lr=0.05)
+    run = fit(BoundObjective(critic, infonce_bound), stairs.sample, None, config)
+    steps, estimates = run.curve("bound")
+    assert steps.tolist() == list(range(300)) and run.summary.get("skipped_steps", 0) == 0
+    # The loss is the negated bound, logged at every step.
+    assert np.array_equal(run.curve("loss")[1], -estimates)
     # Adam with lr 0.05 keeps jittering by a few hundredths around the optimum, and each batch
     # of 128 moves the empirical optimum by ~1/sqrt(128) relative: 12% covers both.
     assert float(critic.a.detach()) == pytest.approx(rho / (1 - rho**2), rel=0.12)
     assert float(critic.b.detach()) == pytest.approx(-(rho**2) / (2 * (1 - rho**2)), rel=0.12)
     # The last 100 batch estimates average within 4 SD (sqrt(d rho^2 / K / 100) = 0.01) of
     # [I - gap, I], gap = log(1 + (e^2 - 1)/128) = 0.049 (see the test above).
-    late = float(trace.estimates[-100:].mean())
+    late = float(estimates[-100:].mean())
     assert 1.0 - 0.049 - 0.04 <= late <= 1.0 + 0.04
-    assert float(trace.estimates[:5].mean()) < 0.5  # it started far below
+    assert float(estimates[:5].mean()) < 0.5  # it started far below
 
 
-def test_fit_critic_skips_non_finite_steps():
+def test_bound_is_recorded_before_each_update():
+    # Step k's estimate is the bound of batch k under the critic after k updates: replaying the
+    # same batches and Adam steps by hand must give the same numbers, to the last bit.
+    stairs = GaussianStaircase(dim=3, batch_size=8, levels=(1.0, 2.0), steps_per_level=4)
+    torch.manual_seed(0)
+    critic = BilinearCritic(3, 3)
+    replica = BilinearCritic(3, 3)
+    replica.load_state_dict(critic.state_dict())
+    run = fit(BoundObjective(critic, nwj_bound), stairs.sample, None, CRITIC_CONFIG.replace(steps=stairs.steps, seed=7))
+    optimizer = torch.optim.Adam(replica.parameters(), lr=5e-4)
+    batches = torch.Generator().manual_seed(7)
+    expected = []
+    for step in range(stairs.steps):
+        value = nwj_bound(replica(*stairs.sample(step, batches)))
+        expected.append(float(value.detach()))
+        optimizer.zero_grad()
+        (-value).backward()
+        optimizer.step()
+    assert run.curve("bound")[1].tolist() == expected
+    assert torch.equal(critic.weight, replica.weight)
+
+
+def test_fit_of_a_bound_objective_skips_non_finite_steps():
     critic = BilinearCritic(2, 2)
     before = critic.weight.detach().clone()
-    trace = fit_critic(critic, lambda s: s.sum() * math.inf, lambda t: (torch.randn(4, 2), torch.randn(4, 2)), 3)
-    assert trace.skipped == 3 and torch.isinf(trace.estimates).all()
+    objective = BoundObjective(critic, lambda s: s.abs().sum() * math.inf)
+    run = fit(objective, lambda step, generator: (torch.randn(4, 2), torch.randn(4, 2)), None,
+              CRITIC_CONFIG.replace(steps=3))
+    assert run.summary["skipped_steps"] == 3 and np.isinf(run.curve("bound")[1]).all()
     assert torch.equal(critic.weight.detach(), before)
+
+
+def test_staircase_sample_is_a_sampler():
+    stairs = GaussianStaircase(dim=2, batch_size=5, levels=(1.0, 3.0), steps_per_level=2)
+    x, y = stairs.sample(3, torch.Generator().manual_seed(0))
+    again = stairs.sample(3, generator=torch.Generator().manual_seed(0))
+    assert x.shape == y.shape == (5, 2) and torch.equal(x, again[0]) and torch.equal(y, again[1])
 
 
 def test_exponential_moving_average_matches_pandas():
@@ -318,7 +358,14 @@ def test_other_bad_inputs():
         GaussianStaircase(batch_size=1)
     with pytest.raises(ValueError, match="step"):
         GaussianStaircase(steps_per_level=2).mi_at(10)
+    with pytest.raises(TypeError, match="critic"):
+        BoundObjective(lambda x, y: x @ y.T, infonce_bound)
+    with pytest.raises(TypeError, match="bound"):
+        BoundObjective(BilinearCritic(2, 2), "infonce")
     with pytest.raises(ValueError, match="steps"):
-        fit_critic(BilinearCritic(2, 2), infonce_bound, lambda t: None, 0)
+        CRITIC_CONFIG.replace(steps=0)
+    with pytest.raises(ValueError, match="epochs"):
+        fit(BoundObjective(BilinearCritic(2, 2), infonce_bound), GaussianStaircase(dim=2).sample, None,
+            CRITIC_CONFIG.replace(epochs=1))
     with pytest.raises(ValueError, match="span"):
         exponential_moving_average(torch.zeros(3), 0)
