@@ -21,6 +21,10 @@ Everything is computed in log space (log-kernels combined with ``logsumexp``), w
 of sample sets ``(..., N, d)``, and is differentiable in the samples and in ``bandwidth`` /
 ``kappa``.
 
+The samples are checked for NaN and infinities (and, for the sphere, unit norm), which reads
+them: one host synchronisation per call, negligible next to the :math:`O(N^2)` kernel matrix.
+These estimators measure a representation; none of them is on the training loop's hot path.
+
 Example::
 
     >>> z = torch.randn(2000, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
@@ -33,6 +37,8 @@ from __future__ import annotations
 import math
 
 import torch
+
+from .validation import as_float64, check_bool, check_int, check_number, check_same_device
 
 __all__ = [
     "scott_bandwidth",
@@ -96,8 +102,7 @@ def gaussian_kde_log_density(points: torch.Tensor, samples: torch.Tensor, bandwi
     """
     p = _check_samples(points, "points", min_n=1)
     s = _check_samples(samples, "samples", min_n=1)
-    if p.shape[-1] != s.shape[-1]:
-        raise ValueError(f"points and samples must have the same dimension d; got {p.shape[-1]} and {s.shape[-1]}")
+    p, s = _matching_pair(p, "points", s, "samples")
     h = _resolve_bandwidth(bandwidth, s)
     log_k = _gaussian_log_kernel(p, s, h)
     return torch.logsumexp(log_k, dim=-1) - math.log(s.shape[-2])
@@ -130,7 +135,7 @@ def kde_entropy(z: torch.Tensor, bandwidth="scott", *, leave_one_out: bool = Fal
         1.6267
     """
     x = _check_samples(z, "z", min_n=2)
-    _check_flag(leave_one_out, "leave_one_out")
+    check_bool(leave_one_out, "leave_one_out")
     h = _resolve_bandwidth(bandwidth, x)
     log_k = _gaussian_log_kernel(x, x, h)
     return -_resubstitution_log_density(log_k, leave_one_out).mean(dim=-1)
@@ -145,7 +150,7 @@ def sphere_log_area(dim: int) -> float:
     It is the differential entropy (with respect to surface area) of the uniform distribution
     on the sphere, the largest entropy any distribution on it can have.
     """
-    _check_dim(dim)
+    check_int(dim, "dim", minimum=2)
     return math.log(2.0) + 0.5 * dim * math.log(math.pi) - math.lgamma(0.5 * dim)
 
 
@@ -172,7 +177,7 @@ def log_bessel_iv(order, x: torch.Tensor) -> torch.Tensor:
         order: :math:`\nu \ge 0` (a number).
         x: argument, ``> 0``, any shape.
     """
-    nu = _check_order(order)
+    nu = check_number(order, "order", low=0.0)
     xt = _as_positive(x, "x")
     out_dtype = xt.dtype
     z = xt.to(torch.float64)
@@ -206,7 +211,7 @@ def vmf_log_normalizer(kappa, dim: int) -> torch.Tensor:
     Returns:
         tensor of the shape of ``kappa`` (float64 for a Python number), differentiable in ``kappa``.
     """
-    _check_dim(dim)
+    check_int(dim, "dim", minimum=2)
     k = _as_positive(kappa, "kappa")
     nu = 0.5 * dim - 1.0
     k64 = k.to(torch.float64)
@@ -224,14 +229,14 @@ def vmf_kde_log_density(points: torch.Tensor, samples: torch.Tensor, kappa, *, a
         points: ``(..., M, d)``, unit norm (within ``atol``).
         samples: ``(..., N, d)``, unit norm.
         kappa: concentration ``> 0`` (number or ``(...)`` tensor); larger is narrower.
+        atol: tolerance on ``| ||z|| - 1 |``, in ``[0, 0.1]``.
 
     Returns:
         ``(..., M)`` log densities with respect to surface area on :math:`S^{d-1}`.
     """
     p = _check_unit(points, "points", atol, min_n=1)
     s = _check_unit(samples, "samples", atol, min_n=1)
-    if p.shape[-1] != s.shape[-1]:
-        raise ValueError(f"points and samples must have the same dimension d; got {p.shape[-1]} and {s.shape[-1]}")
+    p, s = _matching_pair(p, "points", s, "samples")
     k = _kappa_like(kappa, s)
     log_k = _vmf_log_kernel(p, s, k)
     return torch.logsumexp(log_k, dim=-1) - math.log(s.shape[-2])
@@ -252,13 +257,14 @@ def vmf_kde_entropy(z: torch.Tensor, kappa, *, leave_one_out: bool = False, atol
         z: ``(..., N, d)`` unit-norm embeddings, ``N >= 2``.
         kappa: concentration ``> 0``.
         leave_one_out: leave each point out of its own density estimate.
-        atol: tolerance on ``| ||z_n|| - 1 |``.
+        atol: tolerance on ``| ||z_n|| - 1 |``, in ``[0, 0.1]`` (NaN is refused: it would switch
+            the unit-norm check off).
 
     Returns:
         ``(...)`` tensor, in nats.
     """
     x = _check_unit(z, "z", atol, min_n=2)
-    _check_flag(leave_one_out, "leave_one_out")
+    check_bool(leave_one_out, "leave_one_out")
     k = _kappa_like(kappa, x)
     log_k = _vmf_log_kernel(x, x, k)
     return -_resubstitution_log_density(log_k, leave_one_out).mean(dim=-1)
@@ -279,6 +285,7 @@ def vmf_reconstruction_loss(z1: torch.Tensor, z2: torch.Tensor, kappa, *, atol: 
     Args:
         z1, z2: ``(..., N, d)`` unit-norm embeddings of the two views.
         kappa: concentration ``> 0``.
+        atol: tolerance on ``| ||z|| - 1 |``, in ``[0, 0.1]``.
 
     Returns:
         ``(...)`` tensor, in nats.
@@ -287,6 +294,7 @@ def vmf_reconstruction_loss(z1: torch.Tensor, z2: torch.Tensor, kappa, *, atol: 
     b = _check_unit(z2, "z2", atol, min_n=1)
     if a.shape[-2:] != b.shape[-2:]:
         raise ValueError(f"z1 and z2 must have the same (N, d); got {tuple(a.shape)} and {tuple(b.shape)}")
+    a, b = _matching_pair(a, "z1", b, "z2")
     k = _kappa_like(kappa, a)
     log_c = vmf_log_normalizer(k, a.shape[-1]).to(a.dtype)
     return -(k[..., None] * (a * b).sum(-1)).mean(dim=-1) - log_c
@@ -383,14 +391,18 @@ def _positive_per_batch(value, samples: torch.Tensor, name: str) -> torch.Tensor
 
 
 def _as_tensor(x, name: str) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        return x if x.is_floating_point() else x.to(torch.float64)
-    if isinstance(x, bool | str | bytes):
-        raise TypeError(f"{name} must be numeric (a tensor, array or number); got {type(x).__name__}")
-    try:
-        return torch.as_tensor(x, dtype=torch.float64)
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise TypeError(f"{name} must be numeric (a tensor, array or number); got {type(x).__name__}") from err
+    # Floating tensors keep their dtype (float32 embeddings stay float32); anything else is float64.
+    if isinstance(x, torch.Tensor) and x.is_floating_point():
+        return x
+    return as_float64(x, name)
+
+
+def _matching_pair(a: torch.Tensor, name_a: str, b: torch.Tensor, name_b: str) -> tuple[torch.Tensor, torch.Tensor]:
+    check_same_device(a, name_a, b, name_b)
+    if a.shape[-1] != b.shape[-1]:
+        raise ValueError(f"{name_a} and {name_b} must have the same dimension d; got {a.shape[-1]} and {b.shape[-1]}")
+    dtype = torch.promote_types(a.dtype, b.dtype)
+    return a.to(dtype), b.to(dtype)
 
 
 def _as_positive(x, name: str) -> torch.Tensor:
@@ -412,6 +424,7 @@ def _check_samples(z, name: str, *, min_n: int) -> torch.Tensor:
 
 
 def _check_unit(z, name: str, atol: float, *, min_n: int) -> torch.Tensor:
+    atol = check_number(atol, "atol", low=0.0, high=0.1)
     x = _check_samples(z, name, min_n=min_n)
     if x.shape[-1] < 2:
         raise ValueError(f"{name} must have dimension d >= 2 to lie on a sphere S^(d-1); got d = {x.shape[-1]}")
@@ -423,20 +436,3 @@ def _check_unit(z, name: str, atol: float, *, min_n: int) -> torch.Tensor:
         )
     return x
 
-
-def _check_dim(dim) -> None:
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2:
-        raise ValueError(f"dim must be an int >= 2 (the sphere S^(dim-1) in R^dim); got {dim!r}")
-
-
-def _check_order(order) -> float:
-    if isinstance(order, bool) or not isinstance(order, int | float):
-        raise TypeError(f"order must be a number; got {type(order).__name__}")
-    if not (math.isfinite(order) and order >= 0):
-        raise ValueError(f"order must be finite and >= 0; got {order!r}")
-    return float(order)
-
-
-def _check_flag(value, name: str) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool; got {type(value).__name__}")

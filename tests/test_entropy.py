@@ -307,3 +307,49 @@ def test_bad_inputs_name_the_argument():
         log_bessel_iv(-0.5, torch.tensor(1.0))
     with pytest.raises(TypeError, match="z"):
         kde_entropy("samples")
+
+
+VMF_WITH_ATOL = {
+    "vmf_kde_entropy": lambda z, atol: vmf_kde_entropy(z, 1.0, atol=atol),
+    "vmf_kde_log_density": lambda z, atol: vmf_kde_log_density(z, z, 1.0, atol=atol),
+    "vmf_reconstruction_loss": lambda z, atol: vmf_reconstruction_loss(z, z, 1.0, atol=atol),
+}
+
+
+@pytest.mark.parametrize("function", sorted(VMF_WITH_ATOL))
+@pytest.mark.parametrize("atol", [math.nan, -1e-4, 0.5, math.inf])
+def test_a_nan_or_absurd_unit_norm_tolerance_is_refused(function, atol):
+    # A NaN atol made `worst > atol` false: rows of norm 3 passed as points on the sphere.
+    z = 3.0 * uniform_on_sphere(10, 3)
+    with pytest.raises(ValueError, match="atol must be a finite number >= 0 and <= 0.1"):
+        VMF_WITH_ATOL[function](z, atol)
+
+
+def test_scalar_arguments_are_checked_for_type():
+    u = uniform_on_sphere(10, 3)
+    with pytest.raises(TypeError, match="dim"):
+        vmf_log_normalizer(1.0, 3.0)
+    with pytest.raises(TypeError, match="dim"):
+        sphere_log_area(True)
+    with pytest.raises(ValueError, match="order"):
+        log_bessel_iv(math.nan, torch.tensor(1.0))
+    with pytest.raises(TypeError, match="leave_one_out"):
+        vmf_kde_entropy(u, 1.0, leave_one_out=None)
+    with pytest.raises(TypeError, match="kappa"):
+        vmf_kde_entropy(u, True)
+    with pytest.raises(TypeError, match="bandwidth"):
+        kde_entropy(normal_samples(10, 2), torch.tensor([True]))
+    with pytest.raises(TypeError, match="atol"):
+        vmf_kde_entropy(u, 1.0, atol="1e-4")
+
+
+def test_points_and_samples_of_different_float_dtypes_are_promoted():
+    z = normal_samples(20, 2)
+    reference = gaussian_kde_log_density(z.double(), z.double(), 0.5)
+    mixed = gaussian_kde_log_density(z.float(), z.double(), 0.5)
+    assert mixed.dtype == torch.float64
+    torch.testing.assert_close(mixed, reference, rtol=1e-6, atol=1e-6)
+    u = uniform_on_sphere(10, 3)
+    loss = vmf_reconstruction_loss(u.float(), u.double(), 2.0)
+    torch.testing.assert_close(loss, vmf_reconstruction_loss(u.double(), u.double(), 2.0), rtol=1e-5, atol=1e-5)
+
