@@ -43,10 +43,11 @@ __all__ = [
     "InteractiveFigure",
 ]
 
-#: seaborn's colorblind palette (10 colors), its "dark" variant (10 more) and its "muted" one
-#: (10 more, appended so earlier indices keep their colors): the one palette of the book.
-#: Chapters pick colors by name from :data:`METHOD_COLORS`, never by index.
-BOOK_PALETTE = sns.color_palette("colorblind") + sns.color_palette("dark") + sns.color_palette("muted")
+#: seaborn's colorblind palette (10 colors), its "dark" variant (10 more), its "muted" one
+#: and its "bright" one (10 more each, appended so earlier indices keep their colors): the one
+#: palette of the book. Chapters pick colors by name from :data:`METHOD_COLORS`, never by index.
+BOOK_PALETTE = (sns.color_palette("colorblind") + sns.color_palette("dark") + sns.color_palette("muted")
+                + sns.color_palette("bright"))
 
 #: Every method, estimator and recurring quantity keeps one color across the book, and no two
 #: share one (``tests/test_plots.py`` checks it). "true" (the exact value) is dark grey.
@@ -86,6 +87,14 @@ METHOD_COLORS = {
     "H(V)": BOOK_PALETTE[23],
     "H(V|V^)": BOOK_PALETTE[24],
     "I(V;V^)": BOOK_PALETTE[18],
+    # critics, encoders and the adversary of Tschannen et al.'s experiments (chapter 5)
+    "bilinear critic": BOOK_PALETTE[33],
+    "separable critic": BOOK_PALETTE[34],
+    "MLP critic": BOOK_PALETTE[39],
+    "ConvNet encoder": BOOK_PALETTE[32],
+    "MLP encoder": BOOK_PALETTE[31],
+    "adversarial": BOOK_PALETTE[25],
+    "label entropy": BOOK_PALETTE[30],
 }
 
 MAX_FRAMES = 150
