@@ -32,11 +32,12 @@ Example::
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
+
+from .validation import check_bool, check_int, check_int_sequence, check_number, check_tensor
 
 __all__ = ["CouplingLayer", "BijectiveEncoder"]
 
@@ -79,16 +80,19 @@ class CouplingLayer(nn.Module):
         max_log_scale: float = 2.0,
     ) -> None:
         super().__init__()
-        _check_int(dim, "dim", minimum=2)
-        hidden = _check_hidden_dims(hidden_dims)
-        if not isinstance(affine, bool):
-            raise TypeError(f"affine must be a bool; got {type(affine).__name__}")
-        _check_positive_float(init_std, "init_std", allow_zero=True)
-        _check_positive_float(max_log_scale, "max_log_scale")
+        dim = check_int(dim, "dim", minimum=2)
+        hidden = check_int_sequence(hidden_dims, "hidden_dims", minimum=1)
+        check_bool(affine, "affine")
+        init_std = check_number(init_std, "init_std", low=0.0)
+        max_log_scale = check_number(max_log_scale, "max_log_scale", low=0.0, low_open=True)
         if permutation is None:
             permutation = torch.arange(dim)
-        if not isinstance(permutation, torch.Tensor) or permutation.shape != (dim,):
-            raise ValueError(f"permutation must be a tensor of shape ({dim},); got {permutation!r}")
+        check_tensor(permutation, "permutation", ndim=1, dims=f"({dim},)")
+        if permutation.is_floating_point() or permutation.is_complex() or permutation.dtype == torch.bool:
+            # A float permutation would be truncated by .long(): [0, 1.5, 2, 3] would pass as [0, 1, 2, 3].
+            raise TypeError(f"permutation must be an integer tensor; got dtype {permutation.dtype}")
+        if permutation.shape != (dim,):
+            raise ValueError(f"permutation must have shape ({dim},); got {tuple(permutation.shape)}")
         permutation = permutation.long().cpu()
         if not torch.equal(permutation.sort().values, torch.arange(dim)):
             raise ValueError("permutation must hold each of 0..dim-1 exactly once")
@@ -121,7 +125,7 @@ class CouplingLayer(nn.Module):
 
     def forward_and_log_det(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(y, log|det J|)`` for a batch ``x: (N, D)``."""
-        _check_batch(x, self.dim, "x")
+        _check_batch(x, self.dim, "x", self.permutation.device)
         u = x[:, self.permutation]
         u_a, u_b = u[:, : self.split], u[:, self.split :]
         shift, log_scale = self._shift_and_log_scale(u_a)
@@ -136,7 +140,7 @@ class CouplingLayer(nn.Module):
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         """The ``x`` with ``forward(x) == y``, in closed form."""
-        _check_batch(y, self.dim, "y")
+        _check_batch(y, self.dim, "y", self.permutation.device)
         y_a, y_b = y[:, : self.split], y[:, self.split :]
         shift, log_scale = self._shift_and_log_scale(y_a)
         u_b = y_b - shift if log_scale is None else (y_b - shift) * torch.exp(-log_scale)
@@ -186,9 +190,9 @@ class BijectiveEncoder(nn.Module):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        _check_int(dim, "dim", minimum=2)
-        _check_int(num_layers, "num_layers", minimum=1)
-        _check_int(seed, "seed", minimum=0)
+        dim = check_int(dim, "dim", minimum=2)
+        num_layers = check_int(num_layers, "num_layers", minimum=1)
+        seed = check_int(seed, "seed", minimum=0)
         generator = torch.Generator().manual_seed(seed)
         layers = []
         for index in range(num_layers):
@@ -209,7 +213,7 @@ class BijectiveEncoder(nn.Module):
 
     def forward_and_log_det(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(g(x), log|det J_g(x)|)`` for ``x: (N, D)``; the log-determinant is ``(N,)``."""
-        _check_batch(x, self.dim, "x")
+        _check_batch(x, self.dim, "x", self.order.device)
         total = x.new_zeros(x.shape[0])
         for layer in self.layers:
             x, log_det = layer.forward_and_log_det(x)
@@ -217,14 +221,14 @@ class BijectiveEncoder(nn.Module):
         return x[:, self.output_order], total
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_batch(x, self.dim, "x")
+        _check_batch(x, self.dim, "x", self.order.device)
         for layer in self.layers:
             x = layer(x)
         return x[:, self.output_order]
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         """:math:`g^{-1}(y)`, layer by layer in reverse order."""
-        _check_batch(y, self.dim, "y")
+        _check_batch(y, self.dim, "y", self.order.device)
         y = y[:, self.order]
         for layer in reversed(self.layers):
             y = layer.inverse(y)
@@ -238,30 +242,10 @@ class BijectiveEncoder(nn.Module):
 # --- input checks ----------------------------------------------------------------------------
 
 
-def _check_batch(x, dim: int, name: str) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (N, {dim}); got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor; got {x.dtype}")
+def _check_batch(x, dim: int, name: str, device: torch.device) -> None:
+    # Metadata only: called on every forward pass, so it must not synchronise with the GPU.
+    check_tensor(x, name, dims=f"(N, {dim})", floating=True)
     if x.ndim != 2 or x.shape[1] != dim:
         raise ValueError(f"{name} must have shape (N, {dim}); got {tuple(x.shape)} (flatten images first)")
-
-
-def _check_int(value, name: str, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
-
-
-def _check_hidden_dims(hidden_dims) -> tuple[int, ...]:
-    if isinstance(hidden_dims, int) or not isinstance(hidden_dims, Sequence):
-        raise TypeError(f"hidden_dims must be a sequence of ints such as (512, 512); got {hidden_dims!r}")
-    for h in hidden_dims:
-        _check_int(h, "hidden_dims", minimum=1)
-    return tuple(hidden_dims)
-
-
-def _check_positive_float(value, name: str, *, allow_zero: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number; got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}; got {value!r}")
+    if x.device != device:
+        raise ValueError(f"{name} is on {x.device} but the encoder is on {device}; move one of them with .to(...)")

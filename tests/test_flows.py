@@ -200,3 +200,32 @@ def test_bad_inputs_name_the_argument():
         CouplingLayer(4, permutation=torch.tensor([0, 1, 1, 2]))
     with pytest.raises(ValueError, match="max_log_scale"):
         CouplingLayer(4, affine=True, max_log_scale=0.0)
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "match"),
+    [
+        (lambda: CouplingLayer(4, permutation=torch.tensor([0.0, 1.5, 2.0, 3.0])), TypeError, "integer tensor"),
+        (lambda: CouplingLayer(4, permutation=[0, 1, 2, 3]), TypeError, "permutation must be a torch.Tensor"),
+        (lambda: CouplingLayer(4, permutation=torch.arange(3)), ValueError, r"permutation must have shape \(4,\)"),
+        (lambda: CouplingLayer(4, init_std=math.nan), ValueError, "init_std must be a finite number >= 0"),
+        (lambda: CouplingLayer(4, affine=True, max_log_scale=math.nan), ValueError, "max_log_scale"),
+        (lambda: CouplingLayer(4, affine=None), TypeError, "affine must be True or False"),
+        (lambda: CouplingLayer(4, hidden_dims="64"), TypeError, "hidden_dims must be a sequence"),
+        (lambda: CouplingLayer(4, hidden_dims=(8, 2.5)), TypeError, r"hidden_dims\[1\]"),
+        (lambda: BijectiveEncoder(4.0), TypeError, "dim must be an int"),
+        (lambda: BijectiveEncoder(4, True), TypeError, "num_layers"),
+        (lambda: BijectiveEncoder(4, 2, seed=-1), ValueError, "seed"),
+    ],
+)
+def test_bad_constructor_arguments_name_themselves(build, error, match):
+    with pytest.raises(error, match=match):
+        build()
+
+
+def test_an_input_on_another_device_is_named_before_torch_fails():
+    g = BijectiveEncoder(4, 2, (8,))
+    meta = torch.empty(3, 4, device="meta")  # a device that is not the encoder's, and needs no GPU
+    for call in (g, g.inverse, g.log_det_jacobian, g.layers[0], g.layers[0].inverse):
+        with pytest.raises(ValueError, match="is on meta but the encoder is on cpu"):
+            call(meta)
