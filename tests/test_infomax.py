@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -18,12 +19,14 @@ from jessl_lite.experiments.infomax import (
     conv_encoder,
     flow_encoder,
     heldout_bound,
+    infomax_monitor,
     make_critic,
     mlp_encoder,
     probe_accuracy,
     train_adversarial,
-    train_infomax,
 )
+from jessl_lite.runs import Run
+from jessl_lite.train import fit
 from jessl_lite.views import TopBottomViews
 
 
@@ -74,10 +77,26 @@ def test_a_target_turns_the_loss_into_a_distance_to_it():
     assert float(loss.detach()) == pytest.approx(abs(float(logs["bound"]) - 3.0), abs=1e-6)
 
 
-def test_every_parameter_keeps_the_base_learning_rate():
-    groups = small_method().param_groups()
-    assert all(group["fixed_lr"] for group in groups)
-    assert sum(p.numel() for g in groups for p in g["params"]) == sum(p.numel() for p in small_method().parameters())
+def test_the_paper_optimizer_is_adam_at_a_constant_rate_and_the_curve_is_the_training_bound(parts, one_thread):
+    """Tschannen et al.: Adam, constant learning rate, no weight decay; the run logs the bound per step."""
+    sizes = SIZES["quick"]
+    config = sizes.fit_config(sizes.steps)
+    assert (config.optimizer, config.lr_schedule, config.weight_decay, config.precision) == (
+        "adam", "constant", 0.0, "fp32")
+    assert config.lr == sizes.lr and config.batch_size == sizes.batch_size
+    assert config.eval_every == sizes.steps // sizes.evals
+    assert sizes.fit_config(sizes.critic_steps, sizes.critic_batch_size).batch_size == sizes.critic_batch_size
+    pretrain, _, _ = parts
+    method = small_method()
+    run = fit(method, pretrain, TopBottomViews(), config.replace(steps=12, eval_every=0), hooks=())
+    steps, lr = run.curve("lr")
+    assert steps.tolist() == list(range(12)) and (lr == sizes.lr).all(), "no decay: the lr is constant"
+    _, bound = run.curve("bound")
+    _, loss = run.curve("loss")
+    assert np.array_equal(bound, -loss), "without a target the loss is the negative bound"
+    assert run.method == "InfoMax (infonce)" and run.config["schedule"]["optimizer"] == "adam"
+    assert InfoMax(nn.Flatten(), nn.Flatten(), make_critic("bilinear", 4), target=2.0).name == (
+        "InfoMax (infonce, target 2)")
 
 
 def test_the_paper_convnet_normalizes_like_a_layer_norm_over_channels_and_positions():
@@ -113,6 +132,24 @@ def test_bad_arguments_name_themselves():
 
 
 # --- evaluation --------------------------------------------------------------------------------
+
+
+def test_the_monitor_returns_the_probe_on_g1_and_the_heldout_bound(parts, one_thread):
+    _, probe_train, probe_test = parts
+    train, test = probe_train.subset(list(range(300))), probe_test.subset(list(range(256)))
+    method = small_method()
+    values = infomax_monitor(train, test, batch_size=32, C=0.01)(method, 0)
+    assert set(values) == {"probe_accuracy", "heldout_bound"}
+    assert values["probe_accuracy"] == probe_accuracy(method.g1, train, test, C=0.01)
+    assert values["heldout_bound"] == heldout_bound(method, test, 32)
+    with pytest.raises(ValueError, match="batch_size"):
+        infomax_monitor(train, test, batch_size=1)
+    with pytest.raises(ValueError, match="C"):
+        infomax_monitor(train, test, batch_size=32, C=0)
+    with pytest.raises(TypeError, match="probe_test"):
+        infomax_monitor(train, test.images, batch_size=32)
+    with pytest.raises(TypeError, match="InfoMax"):
+        infomax_monitor(train, test, batch_size=32)(nn.Flatten(), 0)
 
 
 def test_heldout_bound_averages_full_batches_and_respects_log_k(parts, one_thread):
@@ -175,17 +212,16 @@ def test_evidence_1_probe_accuracy_rises_while_the_encoder_stays_bijective(parts
         make_critic("bilinear", HALF_DIM),
         "infonce",
     )
-    run = train_infomax(
-        method, pretrain, probe_train, probe_test, steps=sizes.steps, batch_size=sizes.batch_size,
-        lr=sizes.lr, evals=sizes.evals, probe_C=sizes.probe_C,
-    )
+    monitor = infomax_monitor(probe_train, probe_test, batch_size=sizes.batch_size, C=sizes.probe_C)
+    run = fit(method, pretrain, TopBottomViews(), sizes.fit_config(sizes.steps), hooks=[monitor])
     pixel = probe_accuracy(nn.Flatten(), probe_train, probe_test, C=sizes.probe_C)
-    assert run.eval_steps == [0, 60, 120, 180, 240, 300]
-    assert run.bound.shape == (sizes.steps,)
-    assert run.accuracy[0] == pytest.approx(pixel, abs=2e-3), "the paper's init is the identity"
-    assert run.accuracy[-1] - run.accuracy[0] >= 0.015
+    eval_steps, accuracy = run.metric("probe_accuracy")
+    assert eval_steps.tolist() == [0, 60, 120, 180, 240, 300]
+    assert run.curve("bound")[1].shape == (sizes.steps,)
+    assert accuracy[0] == pytest.approx(pixel, abs=2e-3), "the paper's init is the identity"
+    assert accuracy[-1] - accuracy[0] >= 0.015
     # The estimate rose well above 0 and above the label's entropy log 10, below log K.
-    assert math.log(10) < run.heldout[-1] < math.log(sizes.batch_size)
+    assert math.log(10) < run.final("heldout_bound") < math.log(sizes.batch_size)
     flow = method.g1[1]
     x = TopBottomViews().prepare(probe_test.images).flatten(1)
     with torch.no_grad():
@@ -206,9 +242,17 @@ def test_evidence_2_the_adversarial_encoder_falls_below_the_pixel_baseline(parts
         evals=sizes.evals, probe_C=sizes.probe_C,
     )
     pixel = probe_accuracy(nn.Flatten(), probe_train, probe_test, C=sizes.probe_C)
-    assert run.accuracy[0] == pytest.approx(pixel, abs=2e-3)
-    assert run.accuracy[-1] <= pixel - 0.04
-    assert run.classifier_loss.shape == run.encoder_loss.shape == (sizes.adversarial_steps,)
+    eval_steps, accuracy = run.metric("probe_accuracy")
+    assert eval_steps.tolist() == [0, 30, 60, 90, 120, 150]
+    assert accuracy[0] == pytest.approx(pixel, abs=2e-3)
+    assert accuracy[-1] <= pixel - 0.04
+    steps, classifier_loss = run.curve("classifier_loss")
+    assert steps.tolist() == list(range(sizes.adversarial_steps))
+    assert run.curve("encoder_loss")[1].shape == classifier_loss.shape == (sizes.adversarial_steps,)
+    # The encoder's loss is a cross-entropy with the uniform distribution: at least log 10.
+    assert (run.curve("encoder_loss")[1] >= math.log(10) - 1e-5).all()
+    assert run.config["classifier_steps"] == sizes.adversarial_classifier_steps and run.seconds > 0
+    assert Run.from_json(run.to_json()).final("probe_accuracy") == accuracy[-1]
     flow = encoder[1]
     x = TopBottomViews().prepare(probe_test.images).flatten(1)
     with torch.no_grad():
@@ -221,6 +265,6 @@ def test_adversarial_arguments_are_checked(parts):
         train_adversarial(flow_encoder(1, (4,)), pretrain, probe_train, probe_test, steps=0)
     with pytest.raises(ValueError, match="warmup_steps"):
         train_adversarial(flow_encoder(1, (4,)), pretrain, probe_train, probe_test, steps=1, warmup_steps=-1)
-    with pytest.raises(TypeError, match="method"):
-        train_infomax(nn.Flatten(), pretrain, probe_train, probe_test, steps=1)
+    with pytest.raises(TypeError, match="encoder"):
+        train_adversarial(lambda x: x, pretrain, probe_train, probe_test, steps=1)
     assert isinstance(pretrain, ImageData)

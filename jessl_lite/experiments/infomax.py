@@ -15,8 +15,11 @@ with :math:`I_{\mathrm{EST}}` InfoNCE or NWJ (:mod:`jessl_lite.bounds`), and the
 * :class:`InfoMax`: the two encoders, the critic and the bound, as a joint-embedding method
   that :func:`jessl_lite.train.fit` trains on :class:`~jessl_lite.views.TopBottomViews`;
   ``target=t`` trains towards :math:`|I_{\mathrm{EST}} - t|` instead (the paper's section 3.3);
-* :func:`train_infomax`: ``fit`` with a probe every few steps (the paper's figures 1, 3, 4);
-* :func:`train_adversarial`: an encoder trained to defeat a linear classifier (figure 1c);
+* :meth:`ExperimentSizes.fit_config`: the paper's optimizer (Adam at a constant learning rate) as
+  a :class:`~jessl_lite.train.FitConfig`, and :func:`infomax_monitor`, the evaluation hook that
+  refits the probe and measures the bound on held-out digits (the paper's figures 1, 3, 4);
+* :func:`train_adversarial`: an encoder trained to defeat a linear classifier (figure 1c), with
+  its own loop (two optimizers), returning a :class:`~jessl_lite.runs.Run` like ``fit``;
 * :func:`flow_encoder`, :func:`mlp_encoder`, :func:`conv_encoder`, :func:`make_critic`: the
   paper's architectures, sized by arguments so a chapter's quick profile can shrink them.
 
@@ -27,13 +30,21 @@ Example::
     >>> loss, logs = method(torch.rand(8, 1, 14, 28), torch.rand(8, 1, 14, 28))
     >>> sorted(logs)
     ['bound']
+
+Trained as chapter 5 trains it (``pretrain``, ``probe_train``, ``probe_test``: the parts of
+:meth:`~jessl_lite.data.ImageData.split`)::
+
+    sizes = SIZES["quick"]
+    monitor = infomax_monitor(probe_train, probe_test, batch_size=sizes.batch_size, C=sizes.probe_C)
+    run = fit(method, pretrain, TopBottomViews(), sizes.fit_config(sizes.steps), hooks=[monitor])
+    run.curve("bound"), run.metric("probe_accuracy"), run.metric("heldout_bound")
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -45,7 +56,8 @@ from ..evaluate import embeddings, linear_probe
 from ..flows import BijectiveEncoder
 from ..methods import JointEmbeddingMethod
 from ..nets import MLP
-from ..train import fit
+from ..runs import Run
+from ..train import FitConfig, _describe, _git_commit
 from ..views import TopBottomViews
 
 __all__ = [
@@ -60,9 +72,7 @@ __all__ = [
     "make_critic",
     "probe_accuracy",
     "heldout_bound",
-    "InfoMaxRun",
-    "train_infomax",
-    "AdversarialRun",
+    "infomax_monitor",
     "train_adversarial",
 ]
 
@@ -79,8 +89,13 @@ class ExperimentSizes:
 
     ``full`` is Tschannen et al.'s scale where a GPU allows it (their 21000 steps, batch 128,
     30 coupling layers of 512-512 MLPs, learning rate 1e-4); ``quick`` shrinks steps and
-    widths so that the whole chapter runs in about a minute on two CPU cores, with a larger
+    widths so that the whole chapter runs in a minute or two on two CPU cores, with a larger
     learning rate to make up for the fewer steps. The tests run ``SIZES["quick"]``.
+
+    The sizes of the runs that :func:`~jessl_lite.train.fit` trains (``steps``, ``critic_steps``,
+    ``encoder_steps``, the batch sizes, ``lr``, ``evals``) become a
+    :class:`~jessl_lite.train.FitConfig` in one place, :meth:`fit_config`; the adversarial run
+    has its own loop (:func:`train_adversarial`) and takes its ``adversarial_*`` sizes directly.
     """
 
     parts: tuple[int, int, int] = (6000, 2000, 2000)  # pretraining, probe-train, probe-test images
@@ -106,6 +121,21 @@ class ExperimentSizes:
     conv_channels: int = 64
     encoder_steps: int = 21000
     targets: tuple[float, ...] = (2.0, 4.0)
+
+    def fit_config(self, steps: int, batch_size: int | None = None, *, progress: bool = False) -> FitConfig:
+        """The paper's optimizer for a run of ``steps`` steps: Adam at the constant ``lr``, no weight decay.
+
+        Tschannen et al. train every encoder and critic with Adam at a constant learning rate
+        (1e-4) and no weight decay, in float32 as their TensorFlow 1 code does
+        (``precision="fp32"``; ``"auto"`` would autocast to bf16 on a GPU). The probe runs
+        ``evals`` times after the start (every ``steps // evals`` steps). ``batch_size``
+        defaults to :attr:`batch_size`; the critic experiment passes :attr:`critic_batch_size`.
+        """
+        return FitConfig(
+            steps=steps, batch_size=self.batch_size if batch_size is None else batch_size,
+            optimizer="adam", lr=self.lr, lr_schedule="constant", weight_decay=0.0, precision="fp32",
+            eval_every=max(steps // self.evals, 1), progress=progress,
+        )
 
 
 #: Chapter 5's two profiles.
@@ -141,8 +171,8 @@ class InfoMax(JointEmbeddingMethod):
         bound: ``"infonce"`` or ``"nwj"`` (:data:`BOUNDS`).
         target: ``None`` maximizes the bound; a number ``t`` minimizes ``|bound - t|``.
 
-    ``embed(x)`` is :math:`g_1(x)`, the representation the probes evaluate. Every parameter keeps
-    the base learning rate (``fixed_lr``), as the paper trains with a constant one.
+    ``embed(x)`` is :math:`g_1(x)`, the representation the probes evaluate. The learning rate
+    schedule is the config's (the paper's constant one: :meth:`ExperimentSizes.fit_config`).
     """
 
     def __init__(
@@ -162,6 +192,12 @@ class InfoMax(JointEmbeddingMethod):
     def g1(self) -> nn.Module:
         return self.backbone
 
+    @property
+    def name(self) -> str:
+        """What a :class:`~jessl_lite.runs.Run` of this method is called: ``"InfoMax (infonce, target 2)"``."""
+        target = "" if self.target is None else f", target {self.target:g}"
+        return f"InfoMax ({self.bound_name}{target})"
+
     def scores(self, view1: torch.Tensor, view2: torch.Tensor) -> torch.Tensor:
         """The ``(K, K)`` matrix ``f(g1(x1_i), g2(x2_j))``."""
         return self.critic(self.backbone(view1), self.g2(view2))
@@ -174,9 +210,6 @@ class InfoMax(JointEmbeddingMethod):
         value = self.estimate(view1, view2)
         loss = -value if self.target is None else (value - self.target).abs()
         return loss, {"bound": value.detach()}
-
-    def param_groups(self) -> list[dict]:
-        return [{"params": [p for p in self.parameters() if p.requires_grad], "fixed_lr": True}]
 
 
 # --- the paper's architectures ---------------------------------------------------------------
@@ -321,101 +354,37 @@ def heldout_bound(method: InfoMax, data: ImageData, batch_size: int) -> float:
     return sum(values) / len(values)
 
 
-# --- training with probes --------------------------------------------------------------------
+def infomax_monitor(
+    probe_train: ImageData, probe_test: ImageData, *, batch_size: int, C: float = 0.01
+) -> Callable[[InfoMax, int], dict[str, float]]:
+    """The evaluation hook of chapter 5's runs: the probe on :math:`g_1` and the bound on held-out digits.
 
-
-@dataclass
-class InfoMaxRun:
-    """What :func:`train_infomax` returns.
-
-    Attributes:
-        eval_steps: steps at which the probe ran (``0`` is before training).
-        accuracy: probe accuracy at each of ``eval_steps``.
-        heldout: the bound on held-out pairs at each of ``eval_steps`` (nats).
-        bound: ``(steps,)`` float64, the bound on each training batch (nats).
-        seconds: wall time of the whole call, probes included.
+    ``hook(method, step)`` returns ``{"probe_accuracy": probe_accuracy(method.g1, probe_train,
+    probe_test, C=C), "heldout_bound": heldout_bound(method, probe_test, batch_size)}``; give
+    it to :func:`~jessl_lite.train.fit` (``hooks=[monitor]``), which runs it before training,
+    every ``eval_every`` steps and at the end. Use the training batch size for ``batch_size``:
+    InfoNCE is capped at ``log K``, so held-out and training bounds compare only at the same ``K``.
     """
+    for name, data in (("probe_train", probe_train), ("probe_test", probe_test)):
+        if not isinstance(data, ImageData):
+            raise TypeError(f"{name} must be an ImageData; got {type(data).__name__}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 2 <= batch_size <= len(probe_test):
+        raise ValueError(f"batch_size must be an int in [2, {len(probe_test)}]; got {batch_size!r}")
+    if isinstance(C, bool) or not isinstance(C, int | float) or not C > 0:
+        raise ValueError(f"C must be a positive number; got {C!r}")
 
-    eval_steps: list[int] = field(default_factory=list)
-    accuracy: list[float] = field(default_factory=list)
-    heldout: list[float] = field(default_factory=list)
-    bound: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.float64))
-    seconds: float = 0.0
+    def hook(method: InfoMax, step: int) -> dict[str, float]:
+        if not isinstance(method, InfoMax):
+            raise TypeError(f"infomax_monitor evaluates an InfoMax; got {type(method).__name__}")
+        return {
+            "probe_accuracy": probe_accuracy(method.g1, probe_train, probe_test, C=C),
+            "heldout_bound": heldout_bound(method, probe_test, batch_size),
+        }
 
-
-def train_infomax(
-    method: InfoMax,
-    pretrain: ImageData,
-    probe_train: ImageData,
-    probe_test: ImageData,
-    *,
-    steps: int,
-    batch_size: int = 128,
-    lr: float = 1e-4,
-    evals: int = 5,
-    seed: int = 0,
-    probe_C: float = 0.01,
-    progress: bool = False,
-) -> InfoMaxRun:
-    """Train ``method`` with :func:`~jessl_lite.train.fit` (Adam, constant ``lr``) and probe it ``evals`` times.
-
-    The probe (:func:`probe_accuracy`) and the held-out bound (:func:`heldout_bound` on
-    ``probe_test``, batches of ``batch_size``) run before training and every ``steps // evals``
-    steps. Tschannen et al. train for 21000 steps at batch 128 and ``lr = 1e-4``.
-
-    Args:
-        method: an :class:`InfoMax`; it is trained in place on ``pretrain``'s device.
-        pretrain: unlabelled training images; probe_train, probe_test: the probe's labelled sets.
-        steps, batch_size, lr, seed: as :func:`~jessl_lite.train.fit`. evals: probes after step 0.
-        probe_C: the probe's inverse L2 strength. progress: show ``fit``'s progress bar.
-    """
-    if not isinstance(method, InfoMax):
-        raise TypeError(f"method must be an InfoMax; got {type(method).__name__}")
-    if not isinstance(evals, int) or not 1 <= evals <= steps:
-        raise ValueError(f"evals must be an int in [1, steps]; got {evals!r}")
-    start = time.perf_counter()
-    run = InfoMaxRun()
-
-    def evaluate(step: int) -> None:
-        run.eval_steps.append(step)
-        run.accuracy.append(probe_accuracy(method.g1, probe_train, probe_test, C=probe_C))
-        run.heldout.append(heldout_bound(method, probe_test, batch_size))
-
-    method.to(pretrain.device)
-    evaluate(0)
-    every = steps // evals
-    result = fit(
-        method, pretrain, TopBottomViews(), steps=steps, batch_size=batch_size, optimizer="adamw", lr=lr,
-        weight_decay=0.0, seed=seed, precision="fp32", log_every=every, progress=progress,
-        callback=lambda step, logs: evaluate(step) if step % every == 0 else None,
-    )
-    if run.eval_steps[-1] != steps:
-        evaluate(steps)
-    run.bound = torch.tensor([h["bound"] for h in result.history], dtype=torch.float64)
-    run.seconds = time.perf_counter() - start
-    return run
+    return hook
 
 
 # --- the adversarial encoder -----------------------------------------------------------------
-
-
-@dataclass
-class AdversarialRun:
-    """What :func:`train_adversarial` returns.
-
-    Attributes:
-        eval_steps: encoder steps at which the probe ran (``0`` is after the classifier's warm-up).
-        accuracy: probe accuracy (a fresh logistic regression) at each of ``eval_steps``.
-        classifier_loss, encoder_loss: ``(steps,)`` float64, the adversary's cross-entropy with the
-            true labels and the encoder's cross-entropy with uniform labels, per encoder step.
-        seconds: wall time.
-    """
-
-    eval_steps: list[int] = field(default_factory=list)
-    accuracy: list[float] = field(default_factory=list)
-    classifier_loss: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.float64))
-    encoder_loss: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.float64))
-    seconds: float = 0.0
 
 
 def train_adversarial(
@@ -433,7 +402,7 @@ def train_adversarial(
     evals: int = 5,
     seed: int = 0,
     probe_C: float = 0.01,
-) -> AdversarialRun:
+) -> Run:
     r"""Train ``encoder`` against a linear classifier, as Tschannen et al.'s figure 1c.
 
     A linear classifier :math:`h(z) = Wz + b` on :math:`z = g(x_1)` learns the labels
@@ -448,6 +417,16 @@ def train_adversarial(
     ``g`` keeps :math:`I(g(x_1); x_2) = I(x_1; x_2)` throughout; the probe shows what happens to
     linear separability. The paper: 4000 encoder steps, batch 128, ``lr = 1e-3``, 30 affine
     coupling layers. Batches come from ``pretrain`` (with its labels) in an order fixed by ``seed``.
+
+    Why not :func:`~jessl_lite.train.fit`: ``fit`` takes one optimizer step of one loss on two
+    views of unlabelled images; this is a two-player game on labelled images, with two
+    optimizers, ``classifier_steps`` classifier updates per encoder update and a warm-up of the
+    classifier alone. It returns the same record, a :class:`~jessl_lite.runs.Run`, with the
+    curves ``"classifier_loss"`` (the adversary's cross-entropy with the true labels, after its
+    last update before each encoder step) and ``"encoder_loss"`` (the encoder's cross-entropy
+    with uniform labels), one value per encoder step, and the evaluation ``"probe_accuracy"``
+    (a fresh logistic regression, :func:`probe_accuracy`) before the first encoder step (after
+    the warm-up), every ``steps // evals`` encoder steps and at the end.
     """
     if not isinstance(encoder, nn.Module):
         raise TypeError(f"encoder must be an nn.Module; got {type(encoder).__name__}")
@@ -458,6 +437,7 @@ def train_adversarial(
         raise ValueError(f"warmup_steps must be an int >= 0; got {warmup_steps!r}")
     if not isinstance(batch_size, int) or not 1 <= batch_size <= len(pretrain):
         raise ValueError(f"batch_size must be an int in [1, {len(pretrain)}]; got {batch_size!r}")
+    encoder_lr = lr / 100 if encoder_lr is None else encoder_lr
     start = time.perf_counter()
     device = pretrain.device
     encoder.to(device).train()
@@ -467,10 +447,13 @@ def train_adversarial(
     classes = len(pretrain.classes)
     classifier = nn.Linear(width, classes).to(device)
     opt_c = torch.optim.Adam(classifier.parameters(), lr=lr)
-    opt_e = torch.optim.Adam(encoder.parameters(), lr=lr / 100 if encoder_lr is None else encoder_lr)
+    opt_e = torch.optim.Adam(encoder.parameters(), lr=encoder_lr)
     generator = torch.Generator().manual_seed(seed)
-    run = AdversarialRun()
-    c_losses, e_losses = [], []
+    settings = {"steps": steps, "batch_size": batch_size, "optimizer": "adam", "lr": lr, "encoder_lr": encoder_lr,
+                "classifier_steps": classifier_steps, "warmup_steps": warmup_steps, "evals": evals,
+                "probe_C": probe_C}
+    run = Run(method="adversarial encoder", seed=seed, config=settings, info={"data": pretrain.name},
+              device=_describe(device), torch_version=str(torch.__version__), git_commit=_git_commit())
 
     def batch() -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.randint(len(pretrain), (batch_size,), generator=generator).to(device)
@@ -486,13 +469,15 @@ def train_adversarial(
         opt_c.step()
         return float(loss.detach())
 
+    def evaluate(done: int) -> None:
+        run.log_eval(done, {"probe_accuracy": probe_accuracy(encoder, probe_train, probe_test, C=probe_C)})
+
     for _ in range(warmup_steps):
         classifier_step()
     every = max(steps // evals, 1)
     for step in range(steps):
         if step % every == 0:
-            run.eval_steps.append(step)
-            run.accuracy.append(probe_accuracy(encoder, probe_train, probe_test, C=probe_C))
+            evaluate(step)
         for _ in range(classifier_steps):
             c_loss = classifier_step()
         x, _ = batch()
@@ -501,11 +486,7 @@ def train_adversarial(
         opt_e.zero_grad(set_to_none=True)
         e_loss.backward()
         opt_e.step()
-        c_losses.append(c_loss)
-        e_losses.append(float(e_loss.detach()))
-    run.eval_steps.append(steps)
-    run.accuracy.append(probe_accuracy(encoder, probe_train, probe_test, C=probe_C))
-    run.classifier_loss = torch.tensor(c_losses, dtype=torch.float64)
-    run.encoder_loss = torch.tensor(e_losses, dtype=torch.float64)
+        run.log_step(step, {"classifier_loss": c_loss, "encoder_loss": float(e_loss.detach())})
+    evaluate(steps)
     run.seconds = time.perf_counter() - start
     return run
