@@ -26,6 +26,8 @@ from typing import TypeVar
 
 import torch
 
+from .validation import check_bool, check_choice
+
 __all__ = ["PROFILES", "ENV_VAR", "Profile", "choose_profile", "choose_device"]
 
 PROFILES = ("quick", "full")
@@ -63,20 +65,12 @@ def choose_device(prefer: str | torch.device | None = None) -> torch.device:
     Args:
         prefer: force a device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``); ``None``
             picks automatically.
+
+    Raises:
+        ValueError: ``prefer`` is not a device name, or names a GPU this machine does not have
+            (said here, rather than by the first tensor moved there).
     """
-    if prefer is not None:
-        if not isinstance(prefer, str | torch.device):
-            raise TypeError(f"prefer must be a str, a torch.device or None; got {type(prefer).__name__}")
-        try:
-            return torch.device(prefer)
-        except RuntimeError as err:
-            raise ValueError(f"prefer must name a torch device such as 'cpu' or 'cuda'; got {prefer!r}") from err
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    return _device(prefer, "prefer")
 
 
 def choose_profile(
@@ -95,12 +89,13 @@ def choose_profile(
     Raises:
         ValueError: ``profile`` or ``JESSL_PROFILE`` is not ``quick``/``full``.
     """
-    if profile is not None and profile not in PROFILES:
-        raise ValueError(f"profile must be 'quick', 'full' or None; got {profile!r}")
+    if profile is not None:
+        check_choice(profile, "profile", PROFILES)
+    check_bool(verbose, "verbose")
     env = os.environ.get(ENV_VAR, "").strip()
     if env and env not in PROFILES:
         raise ValueError(f"the environment variable {ENV_VAR} must be 'quick' or 'full'; got {env!r}")
-    dev = choose_device(device)
+    dev = _device(device, "device")
     if env:
         name, why = env, f"forced by {ENV_VAR}={env}"
     elif profile is not None:
@@ -117,6 +112,39 @@ def choose_profile(
     if verbose:
         print(reason)
     return Profile(name=name, device=dev, reason=reason)
+
+
+def _device(prefer, name: str) -> torch.device:
+    # choose_device(prefer=...) and choose_profile(device=...): the message names the caller's argument.
+    if prefer is not None:
+        if not isinstance(prefer, str | torch.device):
+            raise TypeError(f"{name} must be a str, a torch.device or None; got {type(prefer).__name__}")
+        try:
+            device = torch.device(prefer)
+        except RuntimeError as err:
+            raise ValueError(f"{name} must name a torch device such as 'cpu' or 'cuda'; got {prefer!r}") from err
+        _check_available(device, f"{name}={prefer!r}")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _check_available(device: torch.device, given: str) -> None:
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"{given} asks for a CUDA GPU, but none is available here; use 'cpu' or None")
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"{given} asks for GPU {device.index}, but this machine has {count} "
+                             f"(cuda:0 to cuda:{count - 1})")
+    if device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"{given} asks for Apple's MPS, which is not available here; use 'cpu' or None")
 
 
 def _in_colab() -> bool:

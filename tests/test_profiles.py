@@ -69,3 +69,26 @@ def test_bad_profile_names_are_rejected(monkeypatch):
         profiles.choose_device("gpu0")
     with pytest.raises(TypeError, match="prefer"):
         profiles.choose_device(3)
+
+
+def test_a_gpu_this_machine_lacks_is_refused_at_once_naming_the_argument(no_env, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="prefer='cuda' asks for a CUDA GPU, but none is available"):
+        profiles.choose_device("cuda")
+    with pytest.raises(ValueError, match="device='mps' asks for Apple's MPS"):
+        profiles.choose_profile("quick", device="mps", verbose=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert profiles.choose_device("cuda:0") == torch.device("cuda:0")
+    with pytest.raises(ValueError, match=r"asks for GPU 3, but this machine has 1 \(cuda:0 to cuda:0\)"):
+        profiles.choose_device("cuda:3")
+
+
+def test_profile_and_verbose_are_checked(no_env):
+    with pytest.raises(ValueError, match="profile must be one of 'quick', 'full'"):
+        profiles.choose_profile(3, verbose=False)
+    with pytest.raises(TypeError, match="verbose must be True or False"):
+        profiles.choose_profile("quick", verbose="no")
+    with pytest.raises(TypeError, match="device must be a str"):
+        profiles.choose_profile("quick", device=0, verbose=False)
