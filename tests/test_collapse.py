@@ -10,12 +10,16 @@ from torch import nn
 from jessl_lite.data import load_mnist
 from jessl_lite.experiments.collapse import (
     collapse_diagnostics,
+    collapse_monitor,
     covariance_spectrum,
+    projector_output,
     simsiam_variant,
     track_collapse,
 )
 from jessl_lite.methods import BYOL, SimSiam
 from jessl_lite.nets import MLP
+from jessl_lite.runs import Run
+from jessl_lite.train import FitConfig
 from jessl_lite.views import mnist_views
 
 # The chapter's thresholds on the projector output of held-out digits (std_ratio = std * sqrt(D)).
@@ -89,24 +93,57 @@ def test_constant_decay_byol_moves_the_target_by_the_ema(decay):
     assert len(BYOL(MLP(16, [8], 8), dim=4, hidden_dim=8, pred_dim=8).target_pairs()) == 2
 
 
+def test_collapse_monitor_measures_the_projector_output_and_checks_its_inputs():
+    torch.manual_seed(0)
+    method = simsiam_variant("simsiam", MLP(784, [32], 16), dim=8, pred_dim=4, proj_layers=2)
+    images = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8)
+    views = mnist_views()
+    values = collapse_monitor(images, views)(method, 0)
+    assert values == collapse_diagnostics(projector_output(method, images, views))
+    # The projector output, not the backbone's features: D is the projector's 8 dimensions.
+    assert values["std_ratio"] == pytest.approx(values["std_of_normalized"] * math.sqrt(8))
+    with pytest.raises(ValueError, match="images"):
+        collapse_monitor(images[:1], views)
+    with pytest.raises(TypeError, match="prepare"):
+        collapse_monitor(images, object())
+
+
 @pytest.fixture(scope="module")
 def mnist_parts():
     data = load_mnist("test")
     return data.split([4096, 2000, 1000, len(data) - 7096], seed=0)[:3]
 
 
+CONFIG = FitConfig(steps=150, eval_every=50, batch_size=128, lr=0.1, weight_decay=5e-4, progress=False, seed=0)
+
+
 def _run(variant, parts):
     train, memory, queries = parts
     torch.manual_seed(0)
     method = simsiam_variant(variant, MLP(784, [256], 128), dim=64, pred_dim=16, proj_layers=2)
-    return track_collapse(method, train, mnist_views(), (memory, queries), steps=150, eval_every=50,
-                          batch_size=128, lr=0.1, weight_decay=5e-4, progress=False, seed=0)
+    return track_collapse(method, train, mnist_views(), memory, queries, CONFIG, info={"variant": variant})
 
 
 def test_without_stop_gradient_simsiam_collapses_and_with_it_stays_healthy(mnist_parts):
     healthy, collapsed = _run("simsiam", mnist_parts), _run("no_stop_gradient", mnist_parts)
-    assert healthy["steps"] == [0, 50, 100, 150]
-    assert healthy["std_ratio"][-1] > HEALTHY_STD_RATIO
-    assert collapsed["std_ratio"][-1] < COLLAPSED_STD_RATIO
-    assert collapsed["effective_rank"][-1] < 0.5 * healthy["effective_rank"][-1]
-    assert collapsed["uniformity"][-1] > healthy["uniformity"][-1] + 1.0
+    assert isinstance(healthy, Run) and healthy.info["variant"] == "simsiam"
+    assert healthy.metric("std_ratio")[0].tolist() == [0, 50, 100, 150]
+    assert healthy.metric("knn")[0].tolist() == [0, 150]  # kNN only before training and at the end
+    assert healthy.steps == 150 and healthy.config["schedule"]["lr"] == 0.1
+    assert healthy.final("std_ratio") > HEALTHY_STD_RATIO
+    assert collapsed.final("std_ratio") < COLLAPSED_STD_RATIO
+    assert collapsed.final("effective_rank") < 0.5 * healthy.final("effective_rank")
+    assert collapsed.final("uniformity") > healthy.final("uniformity") + 1.0
+    # Both runs start from the same weights, so they are measured identically before training.
+    assert collapsed.metric("effective_rank")[1][0] == healthy.metric("effective_rank")[1][0]
+    # The final spectrum sums to 1 - |mean u|^2 <= 1 and has D = 64 eigenvalues; it survives JSON.
+    spectrum = Run.from_json(healthy.to_json()).summary["spectrum"]
+    assert len(spectrum) == 64 and spectrum == sorted(spectrum, reverse=True)
+    assert 0.5 < sum(spectrum) <= 1.0
+
+
+def test_track_collapse_takes_a_fit_config(mnist_parts):
+    train, memory, queries = mnist_parts
+    method = simsiam_variant("simsiam", MLP(784, [16], 8), dim=8, pred_dim=4, proj_layers=2)
+    with pytest.raises(TypeError, match="FitConfig"):
+        track_collapse(method, train, mnist_views(), memory, queries, {"steps": 10, "lr": 0.1})

@@ -7,7 +7,10 @@ r"""Collapse experiments of chapter 4: SimSiam and BYOL ablations and the diagno
   (:math:`\zeta \leftarrow \lambda\zeta + (1-\lambda)\theta` at every step; Grill et al. 2020,
   Table 5): :math:`\lambda = 0` makes the target the online network (SimSiam with BYOL's
   heads), :math:`\lambda = 1` freezes a random target;
-* :func:`collapse_diagnostics` and :func:`covariance_spectrum`: the numbers the chapter compares.
+* :func:`collapse_diagnostics` and :func:`covariance_spectrum`: the numbers the chapter compares;
+* :func:`collapse_monitor`: an evaluation hook for :func:`~jessl_lite.train.fit` that measures
+  them on the projector output during training, and :func:`track_collapse`, which trains one
+  variant with it and returns the :class:`~jessl_lite.runs.Run` the chapter plots.
 
 Complete collapse (every input mapped to one point) drives the per-dimension std of normalised
 embeddings to 0, the effective rank to 1 and the uniformity to 0. Dimensional collapse (the
@@ -25,14 +28,19 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..data import ImageData
-from ..evaluate import effective_rank, embeddings, knn_accuracy, std_of_normalized, uniformity
+from ..evaluate import effective_rank, embeddings, std_of_normalized, uniformity
 from ..methods import SimSiam
-from ..train import fit
+from ..monitors import knn_monitor
+from ..runs import Run
+from ..train import Every, FitConfig, fit
 
 __all__ = [
     "SIMSIAM_VARIANTS",
@@ -40,6 +48,7 @@ __all__ = [
     "collapse_diagnostics",
     "covariance_spectrum",
     "projector_output",
+    "collapse_monitor",
     "track_collapse",
 ]
 
@@ -104,45 +113,56 @@ def projector_output(method: nn.Module, images: torch.Tensor, views) -> torch.Te
     return embeddings(nn.Sequential(method.backbone, method.projector), images, views.prepare)
 
 
+def collapse_monitor(images: torch.Tensor, views) -> Callable[[nn.Module, int], dict[str, float]]:
+    """An evaluation hook for :func:`~jessl_lite.train.fit`: :func:`collapse_diagnostics` of the
+    :func:`projector_output` of the fixed ``images: (N, C, H, W)`` (held-out, un-augmented).
+
+    The hook returns ``{"std_of_normalized", "std_ratio", "effective_rank", "uniformity"}``;
+    ``fit`` stores them as rows of ``run.evals`` (read them with ``run.metric("std_ratio")``)::
+
+        run = fit(method, train, views, FitConfig(steps=300, eval_every=50),
+                  hooks=[collapse_monitor(queries.images, views)])
+    """
+    if not isinstance(images, torch.Tensor) or images.dim() < 2 or images.shape[0] < 2:
+        raise ValueError(f"images must be a tensor (N, ...) with N >= 2; got {getattr(images, 'shape', type(images))}")
+    if not callable(getattr(views, "prepare", None)):
+        raise TypeError(f"views must have a prepare(images) method (e.g. mnist_views()); got {type(views).__name__}")
+
+    def hook(method: nn.Module, step: int) -> dict[str, float]:
+        return collapse_diagnostics(projector_output(method, images, views))
+
+    return hook
+
+
 def track_collapse(
     method: nn.Module,
     train: ImageData,
     views,
-    probe: tuple[ImageData, ImageData],
+    memory: ImageData,
+    queries: ImageData,
+    config: FitConfig,
     *,
-    steps: int,
-    eval_every: int,
     knn_k: int = 20,
-    **fit_kwargs,
-) -> dict:
-    """Train ``method`` with :func:`jessl_lite.train.fit` and record :func:`collapse_diagnostics`
-    of the projector output on ``probe[1]`` every ``eval_every`` steps (and at step 0).
+    info: Mapping[str, Any] | None = None,
+) -> Run:
+    """Train ``method`` on ``train`` with :func:`~jessl_lite.train.fit` and ``config``, watching collapse.
 
-    ``probe``: ``(memory, queries)`` labelled sets; the final kNN accuracy (cosine, ``k = knn_k``)
-    classifies the queries' backbone features by the memory's. ``fit_kwargs`` go to ``fit``.
+    Evaluation hooks: :func:`collapse_monitor` of ``queries.images`` (before training, every
+    ``config.eval_every`` steps, at the end) and the kNN accuracy
+    (:func:`~jessl_lite.monitors.knn_monitor`, ``k = knn_k``) of the queries' backbone features
+    classified by the ``memory``'s, before training and at the end only. After training,
+    ``run.summary["spectrum"]`` holds the :func:`covariance_spectrum` of the queries' projector
+    output (a list, descending). ``info`` goes to ``run.info``.
 
-    Returns a dict: ``steps`` (list), one list per diagnostic, ``loss`` (per step),
-    ``spectrum`` (:func:`covariance_spectrum` at the end), ``knn``, ``seconds`` (training only).
+    Returns the :class:`~jessl_lite.runs.Run`: ``run.curve("loss")``, ``run.metric("std_ratio")``,
+    ``run.metric("knn")``, ``run.summary["spectrum"]``.
     """
-    if not isinstance(eval_every, int) or eval_every < 1:
-        raise ValueError(f"eval_every must be a positive int; got {eval_every!r}")
-    memory, queries = probe
-    record: dict = {"steps": []}
-
-    def measure(step: int) -> None:
-        record["steps"].append(step)
-        for name, value in collapse_diagnostics(projector_output(method, queries.images, views)).items():
-            record.setdefault(name, []).append(value)
-
-    def on_log(step: int, logs: dict[str, float]) -> None:
-        if step % eval_every == 0 or step == steps:
-            measure(step)
-
-    measure(0)
-    result = fit(method, train, views, steps=steps, log_every=min(eval_every, steps), callback=on_log, **fit_kwargs)
-    record["loss"] = [entry["loss"] for entry in result.history]
-    record["spectrum"] = covariance_spectrum(projector_output(method, queries.images, views))
-    features = [embeddings(method.embed, d.images, views.prepare) for d in (memory, queries)]
-    record["knn"] = knn_accuracy(features[0], memory.labels, features[1], queries.labels, k=knn_k)
-    record["seconds"] = result.seconds
-    return record
+    if not isinstance(config, FitConfig):
+        raise TypeError(f"config must be a FitConfig; got {type(config).__name__}")
+    hooks = [
+        collapse_monitor(queries.images, views),
+        Every(knn_monitor(memory, queries, views.prepare, k=knn_k), every=0),  # every=0: at start and end
+    ]
+    run = fit(method, train, views, config, hooks=hooks, info=info)
+    run.summary["spectrum"] = covariance_spectrum(projector_output(method, queries.images, views)).tolist()
+    return run
