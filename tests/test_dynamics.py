@@ -8,12 +8,14 @@ import torch
 from jessl_lite.experiments.dynamics import (
     balanced_time,
     eigen_ode,
+    eigenvalue_curves,
     fixed_points,
     integrate_eigen_ode,
     linear_ssl_gradients,
     linear_ssl_loss,
     simulate_linear_ssl,
 )
+from jessl_lite.runs import Run
 
 
 def _random(m=4, n=6, seed=0):
@@ -93,8 +95,8 @@ def test_full_matrices_follow_the_eigen_ode_from_an_aligned_start():
     p, s = integrate_eigen_ode(p0, s0, sigma2=0.5, steps=400, dt=lr * 10, eta=0.01)
     order_p = torch.sort(p[-1], descending=True).values
     order_s = torch.sort(s[-1], descending=True).values
-    torch.testing.assert_close(sim["p"][-1], order_p, atol=2e-3, rtol=0)
-    torch.testing.assert_close(sim["s"][-1], order_s, atol=2e-3, rtol=0)
+    torch.testing.assert_close(eigenvalue_curves(sim, "p")[-1], order_p, atol=2e-3, rtol=0)
+    torch.testing.assert_close(eigenvalue_curves(sim, "s")[-1], order_s, atol=2e-3, rtol=0)
     # A negative predictor eigenvalue is pulled up (dp/dt = s (1 - k p) > 0): it changes sign.
     assert float(p[0][2]) < 0 < float(p[-1][2])
 
@@ -106,9 +108,38 @@ def test_ablations_of_the_linear_model():
     healthy = simulate_linear_ssl(W, Wp, **kw)
     no_sg = simulate_linear_ssl(W, Wp, stop_gradient=False, **kw)
     identity = simulate_linear_ssl(W, torch.eye(4, dtype=torch.float64), train_predictor=False, **kw)
-    assert float(healthy["s"][-1].min()) > 0.1
-    assert float(no_sg["s"][-1].max()) < 1e-6
-    assert float(identity["s"][-1].max()) < 1e-6  # Wp = I: ds/dt = -2 s (sigma^2 + eta)
+    assert min(healthy.final(f"s_{j}") for j in range(1, 5)) > 0.1
+    assert float(eigenvalue_curves(no_sg, "s")[-1].max()) < 1e-6
+    assert float(eigenvalue_curves(identity, "s")[-1].max()) < 1e-6  # Wp = I: ds/dt = -2 s (sigma^2 + eta)
+
+
+def test_simulation_record_holds_the_start_every_step_and_the_final_matrices():
+    W, Wp, _ = _random(m=3, n=5, seed=5)
+    lr, eta, alpha_p, sigma2 = 0.01, 0.1, 2.0, 0.4
+    run = simulate_linear_ssl(W, Wp, sigma2=sigma2, steps=2, lr=lr, eta=eta, alpha_p=alpha_p, ema_decay=0.5)
+    assert run.curves["step"] == [0, 1, 2]
+    assert sorted(run.curves) == sorted(["step", "loss", "s_1", "s_2", "s_3", "p_1", "p_2", "p_3"])
+    # Step 0 is the start: the loss of (W, Wp) against the target Wa = W, and the eigenvalues of W W^T.
+    assert run.curves["loss"][0] == pytest.approx(float(linear_ssl_loss(W, Wp, W, sigma2)), rel=1e-12)
+    torch.testing.assert_close(eigenvalue_curves(run, "s")[0], torch.linalg.eigvalsh(W @ W.T).flip(0))
+    # Two hand-written steps of gradient descent with the EMA target give the stored final matrices.
+    W_, Wp_, Wa_ = W.clone(), Wp.clone(), W.clone()
+    for _ in range(2):
+        gW, gWp = linear_ssl_gradients(W_, Wp_, Wa_, sigma2)
+        W_, Wp_ = W_ - lr * (gW + eta * W_), Wp_ - lr * (alpha_p * gWp + eta * Wp_)
+        Wa_ = 0.5 * Wa_ + 0.5 * W_
+    for name, expected in (("W", W_), ("Wp", Wp_), ("Wa", Wa_)):
+        torch.testing.assert_close(torch.tensor(run.summary[name], dtype=torch.float64), expected)
+    # The last entry is that state, target included: the loss against the moved target.
+    assert run.curves["loss"][-1] == pytest.approx(float(linear_ssl_loss(W_, Wp_, Wa_, sigma2)), rel=1e-12)
+    # The record is JSON, the matrices too, bit for bit.
+    again = Run.from_json(run.to_json())
+    assert again.summary["W"] == run.summary["W"] and again.curves["s_2"] == run.curves["s_2"]
+    assert again.config["ema_decay"] == 0.5 and not math.isnan(again.seconds)
+    with pytest.raises(ValueError, match="name"):
+        eigenvalue_curves(run, "W")
+    with pytest.raises(ValueError, match="simulate_linear_ssl"):
+        eigenvalue_curves(Run(), "s")
 
 
 def test_bad_input():

@@ -34,13 +34,17 @@ Example::
 from __future__ import annotations
 
 import math
+import time
 
 import torch
+
+from ..runs import Run
 
 __all__ = [
     "linear_ssl_loss",
     "linear_ssl_gradients",
     "simulate_linear_ssl",
+    "eigenvalue_curves",
     "eigen_ode",
     "integrate_eigen_ode",
     "fixed_points",
@@ -89,7 +93,7 @@ def simulate_linear_ssl(
     ema_decay: float = 0.0,
     stop_gradient: bool = True,
     train_predictor: bool = True,
-) -> dict[str, torch.Tensor]:
+) -> Run:
     r"""Gradient descent on the linear model: the full matrices, no eigen-decomposition assumed.
 
     Each step: :math:`W \mathrel{-}= \text{lr}(\partial_W J + \eta W)`,
@@ -99,11 +103,27 @@ def simulate_linear_ssl(
     (0: SimSiam; 1: a frozen target). :math:`W_a` starts at ``W``. Without ``stop_gradient`` the
     target is :math:`W` itself.
 
-    Returns float64 tensors: ``"s"`` ``(steps + 1, m)`` eigenvalues of :math:`W W^\top`
-    (descending), ``"p"`` ``(steps + 1, m)`` eigenvalues of the symmetric part of :math:`W_p`
-    (descending), ``"loss"`` ``(steps + 1,)``, and the final ``"W"``, ``"Wp"``, ``"Wa"``.
+    Why not :func:`jessl_lite.train.fit`: there are no data and no views here. :math:`J` is the
+    *expected* loss in closed form (:func:`linear_ssl_loss`), so each step is an exact gradient
+    step on it (:func:`linear_ssl_gradients`): an Euler step of the gradient flow that
+    :func:`eigen_ode` describes, which is what the chapter compares with the mode equations.
+    ``fit`` would draw batches of views and add an optimizer's momentum and learning-rate
+    schedule, and it cannot scale the predictor's loss gradient by :math:`\alpha_p` without
+    scaling its weight decay too. So this loop builds its own :class:`~jessl_lite.runs.Run`.
+
+    Returns a :class:`~jessl_lite.runs.Run` (float64 values) with one curve entry per state,
+    ``step`` ``k`` = after ``k`` updates (``steps + 1`` entries, the start included):
+
+    * ``"loss"``: :math:`J` (with the target the step used);
+    * ``"s_1"`` ... ``"s_m"``: the eigenvalues of :math:`W W^\top`, largest first
+      (:func:`eigenvalue_curves` stacks them into a ``(steps + 1, m)`` array);
+    * ``"p_1"`` ... ``"p_m"``: those of the symmetric part of :math:`W_p`, largest first;
+
+    ``run.config``: the arguments; ``run.summary["W"]``, ``["Wp"]``, ``["Wa"]``: the final
+    matrices as nested lists (``torch.tensor(run.summary["W"], dtype=torch.float64)``), so that
+    the record stays JSON.
     """
-    if not isinstance(steps, int) or steps < 0:
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
         raise ValueError(f"steps must be a non-negative int; got {steps!r}")
     if not 0 <= ema_decay <= 1:
         raise ValueError(f"ema_decay must be in [0, 1]; got {ema_decay}")
@@ -112,23 +132,43 @@ def simulate_linear_ssl(
     W, Wp = W.double().clone(), Wp.double().clone()
     Wa = W.clone()
     _check(W, Wp, Wa, sigma2)
-    s, p, loss = [], [], []
+    m = W.shape[0]
+    config = {"sigma2": sigma2, "steps": steps, "lr": lr, "alpha_p": alpha_p, "eta": eta, "ema_decay": ema_decay,
+              "stop_gradient": stop_gradient, "train_predictor": train_predictor}
+    run = Run(method="linear SSL", config=config, info={"m": m, "n": W.shape[1]}, device=str(W.device),
+              torch_version=str(torch.__version__))
+    start = time.perf_counter()
 
-    def record() -> None:
-        s.append(torch.linalg.eigvalsh(W @ W.T).flip(0))
-        p.append(torch.linalg.eigvalsh(0.5 * (Wp + Wp.T)).flip(0))
-        loss.append(linear_ssl_loss(W, Wp, W if not stop_gradient else Wa, sigma2))
+    def record(step: int) -> None:
+        s = torch.linalg.eigvalsh(W @ W.T).flip(0)
+        p = torch.linalg.eigvalsh(0.5 * (Wp + Wp.T)).flip(0)
+        loss = linear_ssl_loss(W, Wp, W if not stop_gradient else Wa, sigma2)
+        run.log_step(step, {"loss": float(loss), **{f"s_{j + 1}": float(s[j]) for j in range(m)},
+                            **{f"p_{j + 1}": float(p[j]) for j in range(m)}})
 
-    record()
-    for _ in range(steps):
+    record(0)
+    for step in range(steps):
         target = Wa if stop_gradient else W
         grad_W, grad_Wp = linear_ssl_gradients(W, Wp, target, sigma2, stop_gradient=stop_gradient)
         W = W - lr * (grad_W + eta * W)
         if train_predictor:
             Wp = Wp - lr * (alpha_p * grad_Wp + eta * Wp)
         Wa = ema_decay * Wa + (1 - ema_decay) * W
-        record()
-    return {"s": torch.stack(s), "p": torch.stack(p), "loss": torch.stack(loss), "W": W, "Wp": Wp, "Wa": Wa}
+        record(step + 1)
+    run.seconds = time.perf_counter() - start
+    run.summary.update({"W": W.tolist(), "Wp": Wp.tolist(), "Wa": Wa.tolist()})
+    return run
+
+
+def eigenvalue_curves(run: Run, name: str) -> torch.Tensor:
+    """The curves ``name_1`` ... ``name_m`` of a :func:`simulate_linear_ssl` run, stacked:
+    float64 ``(steps + 1, m)``, row ``k`` after ``k`` updates. ``name``: ``"s"`` or ``"p"``."""
+    if name not in ("s", "p"):
+        raise ValueError(f"name must be 's' (eigenvalues of W W^T) or 'p' (of W_p); got {name!r}")
+    m = run.info.get("m") if isinstance(run.info, dict) else None
+    if not isinstance(m, int) or f"{name}_{m}" not in run.curves:
+        raise ValueError("run must be a record from simulate_linear_ssl (with info['m'] and curves s_j, p_j)")
+    return torch.tensor([run.curves[f"{name}_{j}"] for j in range(1, m + 1)], dtype=torch.float64).T
 
 
 def eigen_ode(
