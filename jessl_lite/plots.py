@@ -95,6 +95,10 @@ METHOD_COLORS = {
     "MLP encoder": BOOK_PALETTE[31],
     "adversarial": BOOK_PALETTE[25],
     "label entropy": BOOK_PALETTE[30],
+    # SimSiam with one ingredient removed (chapter 4)
+    "no stop-gradient": BOOK_PALETTE[36],
+    "no predictor": BOOK_PALETTE[38],
+    "fixed random predictor": BOOK_PALETTE[35],
 }
 
 MAX_FRAMES = 150
