@@ -125,13 +125,23 @@ class Run:
 
     # --- JSON ------------------------------------------------------------------------------------
 
-    def subsampled(self, max_points: int = 1000) -> Run:
-        """A copy whose curves keep at most ``max_points`` steps, evenly spaced, first and last
-        included (deterministic: the same record gives the same subsample). Evaluations are kept."""
+    def subsampled(self, max_points: int = 1000, *, head: int | None = None) -> Run:
+        """A copy whose curves keep at most ``max_points`` steps: the first ``head`` steps whole
+        (default ``min(50, max_points // 2)``: what a re-check of the run's first steps compares),
+        then evenly spaced steps, the last included. Deterministic: the same record gives the same
+        subsample. Evaluations are kept."""
         if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 2:
             raise ValueError(f"max_points must be an int >= 2; got {max_points!r}")
+        if head is None:
+            head = min(50, max_points // 2)
+        if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < max_points:
+            raise ValueError(f"head must be an int in [0, max_points); got {head!r}")
         n = self.steps
-        keep = np.arange(n) if n <= max_points else np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
+        if n <= max_points:
+            keep = np.arange(n)
+        else:
+            rest = np.linspace(head, n - 1, max_points - head).round().astype(int)
+            keep = np.unique(np.concatenate([np.arange(head), rest]))
         curves = {name: [column[i] for i in keep] for name, column in self.curves.items()}
         copy = Run.from_dict(self.to_dict())
         copy.curves = curves

@@ -408,8 +408,9 @@ def test_run_record_round_trips_through_json_and_subsamples_deterministically(mn
     assert math.isnan(again.final("nan_metric")) and again.final("knn") == 0.5
     assert again.torch_version == torch.__version__ and again.seed == 0 and again.method == "SimSiam"
     assert FitConfig.from_dict(again.config) == FitConfig(steps=12, batch_size=32, progress=False)
-    small = run.subsampled(5)
-    assert small.curves["step"] == [0, 3, 6, 8, 11] and small.subsampled(5).curves == small.curves
+    small = run.subsampled(5, head=0)
+    assert small.curves["step"] == [0, 3, 6, 8, 11] and small.subsampled(5, head=0).curves == small.curves
+    assert run.subsampled(6, head=3).curves["step"] == [0, 1, 2, 3, 7, 11]
     assert len(run.to_json(max_points=5)) < len(run.to_json(max_points=None))
     with pytest.raises(ValueError, match="not a readable run record"):
         (tmp_path / "bad.json").write_text("{")
