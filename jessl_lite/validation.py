@@ -15,6 +15,9 @@ Two kinds of tensor check, kept apart on purpose:
   data (one host synchronisation each). They are for functions that return an exact answer on a
   small table (``info``, ``experiments.worlds``, ``experiments.gaussian_ib``), where a NaN in the
   input would otherwise become a plausible-looking wrong number.
+* :func:`check_tensor_range` reads the data too; with ``cpu_only=True`` it checks CPU tensors
+  (where reading costs no wait) and lets tensors on an accelerator through unread, for functions
+  that also run inside a training step (``views``).
 
 Example::
 
@@ -47,6 +50,7 @@ __all__ = [
     "check_same_shape",
     "check_same_device",
     "check_finite_tensor",
+    "check_tensor_range",
     "as_float64",
     "check_probability_table",
     "check_covariance",
@@ -233,6 +237,32 @@ def check_finite_tensor(value: torch.Tensor, name: str) -> torch.Tensor:
         n_nan = int(torch.isnan(value.detach()).sum())
         n_inf = int((~finite).sum()) - n_nan
         raise ValueError(f"{name} must be finite; it holds {n_nan} NaN and {n_inf} infinite value(s)")
+    return value
+
+
+def check_tensor_range(
+    value: torch.Tensor,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    cpu_only: bool = False,
+    hint: str = "",
+) -> torch.Tensor:
+    """``value`` if every entry lies in ``[low, high]``; the message shows the range found and ``hint``.
+
+    Reads the data. With ``cpu_only`` a tensor on another device is returned unread, so that a
+    function called in every training step never makes the host wait for the GPU. NaN entries
+    pass (as through torch): the training loop's NaN guard catches them.
+    """
+    if value.numel() == 0 or (cpu_only and value.device.type != "cpu"):
+        return value
+    data = value.detach()
+    smallest, largest = torch.aminmax(data.to(torch.int64) if data.dtype == torch.bool else data)
+    smallest, largest = smallest.item(), largest.item()
+    if (low is not None and smallest < low) or (high is not None and largest > high):
+        bounds = f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
+        raise ValueError(f"{name} must lie in {bounds}; its values range over [{smallest:g}, {largest:g}]{hint}")
     return value
 
 

@@ -17,6 +17,15 @@ and :meth:`Augmentation.apply` (the pixel work). The split lets data-parallel tr
 parameters of the *global* batch on every rank and apply only its own shard, so N processes see
 exactly the views one process would. Everything is reproducible from a ``torch.Generator``.
 
+Images are ``uint8`` (0..255, what :class:`~jessl_lite.data.ImageData` holds) or floating point
+in [0, 1]. Float images in 0..255 would be clamped to white by the first colour operation, so
+their range is checked, as are the values of crop boxes and jitter factors passed to the
+operations below, wherever reading them costs no wait: always on the CPU, and in
+:meth:`Augmentation.prepare` (evaluation) on any device. On a GPU, :meth:`Augmentation.apply`
+and the operations check only shapes, dtypes and devices, because reading a value there makes
+the host wait for the device in every training step. The training loop passes uint8 images and
+parameters drawn by :meth:`Augmentation.sample`, which are valid by construction.
+
 Example::
 
     >>> views = cifar10_views()
@@ -33,6 +42,19 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from .validation import (
+    check_bool,
+    check_generator,
+    check_int,
+    check_int_sequence,
+    check_interval,
+    check_number,
+    check_probability,
+    check_same_device,
+    check_tensor,
+    check_tensor_range,
+)
 
 __all__ = [
     "Augmentation",
@@ -99,25 +121,35 @@ class Augmentation:
     std: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.size, int) or self.size < 1:
-            raise ValueError(f"size must be a positive int; got {self.size!r}")
-        lo, hi = self.crop_scale
-        if not 0 < lo <= hi <= 1:
-            raise ValueError(f"crop_scale must satisfy 0 < low <= high <= 1; got {self.crop_scale}")
-        if not 0 < self.crop_ratio[0] <= self.crop_ratio[1]:
-            raise ValueError(f"crop_ratio must satisfy 0 < low <= high; got {self.crop_ratio}")
+        # Checked once here, then stored normalised (tuples of floats), so that sample/apply can trust them.
+        def store(name: str, value) -> None:
+            object.__setattr__(self, name, value)
+
+        check_int(self.size, "size", minimum=1)
+        store("crop_scale", check_interval(self.crop_scale, "crop_scale", low=0.0, high=1.0, low_open=True))
+        store("crop_ratio", check_interval(self.crop_ratio, "crop_ratio", low=0.0, low_open=True))
         for name in ("flip_p", "jitter_p", "grayscale_p", "blur_p", "solarize_p"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"{name} must be a probability in [0, 1]; got {getattr(self, name)}")
-        if len(self.jitter) != 4 or min(self.jitter) < 0 or self.jitter[3] > 0.5:
-            raise ValueError(f"jitter must be 4 non-negative strengths with hue <= 0.5; got {self.jitter}")
-        if self.blur_kernel < 1 or self.blur_kernel % 2 == 0:
-            raise ValueError(f"blur_kernel must be a positive odd int; got {self.blur_kernel}")
-        if (self.mean is None) != (self.std is None):
-            raise ValueError("mean and std must both be given or both be None")
+            store(name, check_probability(getattr(self, name), name))
+        jitter = self.jitter
+        if isinstance(jitter, str | bytes) or not isinstance(jitter, tuple | list) or len(jitter) != 4:
+            raise TypeError(f"jitter must be 4 strengths (brightness, contrast, saturation, hue); got {jitter!r}")
+        names = ("brightness", "contrast", "saturation", "hue")
+        strengths = tuple(check_number(j, f"jitter[{i}] ({names[i]})", low=0.0) for i, j in enumerate(jitter))
+        if strengths[3] > 0.5:
+            raise ValueError(f"jitter[3] (hue) must be <= 0.5 (half a turn); got {strengths[3]}")
+        store("jitter", strengths)
+        store("blur_sigma", check_interval(self.blur_sigma, "blur_sigma", low=0.0, low_open=True))
+        _check_kernel_size(self.blur_kernel, "blur_kernel", self.size)
+        store("solarize_threshold", check_number(self.solarize_threshold, "solarize_threshold"))
+        mean, std = _check_mean_std(self.mean, self.std)
+        store("mean", mean)
+        store("std", std)
 
     def sample(self, n: int, generator: torch.Generator, image_size: tuple[int, int]) -> Params:
         """Random parameters for ``n`` images of size ``(H, W)``, drawn on ``generator``'s device."""
+        check_int(n, "n", minimum=1)
+        check_generator(generator, "generator")
+        _check_image_size(image_size)
         device = generator.device
 
         def uniform(low: float, high: float, *shape: int) -> torch.Tensor:
@@ -146,23 +178,33 @@ class Augmentation:
         Returns:
             ``(N, C, size, size)`` float32 (normalised when ``mean``/``std`` are set).
         """
+        _check_images(images, cpu_only=True, channels=(1, 3))
+        self._check_channels(images)
+        _check_params(params, images)
         x = _to_float(images)
-        x = resized_crop(x, params["top"], params["left"], params["height"], params["width"], self.size, params["flip"])
+        box = params["top"], params["left"], params["height"], params["width"]
+        x = _resized_crop(x, *box, self.size, params["flip"])
         if self.jitter_p > 0 and max(self.jitter) > 0:
             x = self._color_jitter(x, params)
         if self.grayscale_p > 0 and x.shape[1] == 3:
-            x = torch.where(_per_sample(params["grayscale"]), to_grayscale(x).expand_as(x), x)
+            x = torch.where(_per_sample(params["grayscale"]), _grayscale(x).expand_as(x), x)
         if self.blur_p > 0:
-            x = torch.where(_per_sample(params["blur"]), gaussian_blur(x, params["sigma"], self.blur_kernel), x)
+            x = torch.where(_per_sample(params["blur"]), _blur(x, params["sigma"], self.blur_kernel), x)
         if self.solarize_p > 0:
-            x = torch.where(_per_sample(params["solarize"]), solarize(x, self.solarize_threshold), x)
+            x = torch.where(_per_sample(params["solarize"]), _solarize(x, self.solarize_threshold), x)
         return self._normalize(x)
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        check_tensor(images, "images", ndim=4, dims="(N, C, H, W)", nonempty=True)  # apply checks the rest
         return self.apply(images, self.sample(images.shape[0], generator, tuple(images.shape[-2:])))
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
-        """Un-augmented input for evaluation: to float, resized to ``size`` if needed, normalised."""
+        """Un-augmented input for evaluation: to float, resized to ``size`` if needed, normalised.
+
+        Float images are checked to lie in [0, 1] on every device: evaluation is not the training step.
+        """
+        _check_images(images, cpu_only=False)
+        self._check_channels(images)
         x = _to_float(images)
         if x.shape[-2:] != (self.size, self.size):
             x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=True)
@@ -177,20 +219,22 @@ class Augmentation:
             # A factor of exactly 1 leaves an image bit-for-bit unchanged, so masking factors
             # (rather than images) applies each operation only to the samples whose turn it is.
             if strength[0] > 0:
-                x = adjust_brightness(x, torch.where(on & (op == 0), params["brightness"], one))
+                x = _brightness(x, torch.where(on & (op == 0), params["brightness"], one))
             if strength[1] > 0:
-                x = adjust_contrast(x, torch.where(on & (op == 1), params["contrast"], one))
+                x = _contrast(x, torch.where(on & (op == 1), params["contrast"], one))
             if strength[2] > 0 and x.shape[1] == 3:
-                x = adjust_saturation(x, torch.where(on & (op == 2), params["saturation"], one))
+                x = _saturation(x, torch.where(on & (op == 2), params["saturation"], one))
             if strength[3] > 0 and x.shape[1] == 3:
                 x = _masked_hue(x, params["hue"], on & (op == 3))
         return x
 
+    def _check_channels(self, images: torch.Tensor) -> None:
+        if self.mean is not None and len(self.mean) != images.shape[1]:
+            raise ValueError(f"mean has {len(self.mean)} channels but the images have {images.shape[1]}")
+
     def _normalize(self, x: torch.Tensor) -> torch.Tensor:
         if self.mean is None:
             return x
-        if len(self.mean) != x.shape[1]:
-            raise ValueError(f"mean has {len(self.mean)} channels but the images have {x.shape[1]}")
         mean = torch.tensor(self.mean, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
         return (x - mean) / std
@@ -206,9 +250,11 @@ class TwoViews:
     """
 
     def __init__(self, first: Augmentation, second: Augmentation | None = None) -> None:
-        if not isinstance(first, Augmentation) or not isinstance(second, Augmentation | None):
-            raise TypeError("first and second must be Augmentation instances (second may be None)")
-        self.first, self.second = first, second or first
+        if not isinstance(first, Augmentation):
+            raise TypeError(f"first must be an Augmentation; got {type(first).__name__}")
+        if not isinstance(second, Augmentation | None):
+            raise TypeError(f"second must be an Augmentation or None; got {type(second).__name__}")
+        self.first, self.second = first, first if second is None else second
 
     def sample(self, n: int, generator: torch.Generator, image_size: tuple[int, int]) -> dict[str, Params]:
         """Parameters of both views for ``n`` images (see :meth:`Augmentation.sample`)."""
@@ -216,10 +262,13 @@ class TwoViews:
         return {"view1": first, "view2": self.second.sample(n, generator, image_size)}
 
     def apply(self, images: torch.Tensor, params: dict[str, Params]) -> tuple[torch.Tensor, torch.Tensor]:
+        if not isinstance(params, dict) or set(params) != {"view1", "view2"}:
+            raise ValueError(f"params must be the dict of TwoViews.sample, with keys 'view1' and 'view2'; got "
+                             f"{sorted(params) if isinstance(params, dict) else type(params).__name__}")
         return self.first.apply(images, params["view1"]), self.second.apply(images, params["view2"])
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        _check_images(images)
+        check_tensor(images, "images", ndim=4, dims="(N, C, H, W)", nonempty=True)  # apply checks the rest
         return self.apply(images, self.sample(images.shape[0], generator, tuple(images.shape[-2:])))
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
@@ -238,24 +287,31 @@ class TopBottomViews:
     """
 
     def __init__(self, mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None) -> None:
-        if (mean is None) != (std is None):
-            raise ValueError("mean and std must both be given or both be None")
-        self.mean, self.std = mean, std
+        self.mean, self.std = _check_mean_std(mean, std)
 
     def sample(self, n: int, generator: torch.Generator, image_size: tuple[int, int]) -> dict[str, Params]:
+        check_int(n, "n", minimum=1)
+        _check_image_size(image_size)
         return {}
 
     def apply(self, images: torch.Tensor, params: dict[str, Params]) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._halves(images, cpu_only=True)
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
+        return self._halves(images, cpu_only=True)
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        return self._halves(images, cpu_only=False)[0]
+
+    def _halves(self, images: torch.Tensor, *, cpu_only: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        _check_images(images, cpu_only=cpu_only)
+        if images.shape[-2] < 2:
+            raise ValueError(f"images must be at least 2 pixels high to have two halves; got {tuple(images.shape)}")
+        if self.mean is not None and len(self.mean) != images.shape[1]:
+            raise ValueError(f"mean has {len(self.mean)} channels but the images have {images.shape[1]}")
         x = self._normalize(_to_float(images))
         half = x.shape[-2] // 2
         return x[..., :half, :], x[..., half : 2 * half, :]
-
-    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
-        _check_images(images)
-        return self.apply(images, {})
-
-    def prepare(self, images: torch.Tensor) -> torch.Tensor:
-        return self.apply(images, {})[0]
 
     def _normalize(self, x: torch.Tensor) -> torch.Tensor:
         if self.mean is None:
@@ -267,21 +323,21 @@ class TopBottomViews:
 def cifar10_views(size: int = 32, *, normalize: bool = True) -> TwoViews:
     """SimSiam's CIFAR-10 views (Chen & He 2021, appendix): crop scale 0.2..1, jitter
     (0.4, 0.4, 0.4, 0.1) with p=0.8, grayscale p=0.2, flip p=0.5, no blur."""
-    stats = {"mean": CIFAR10_MEAN, "std": CIFAR10_STD} if normalize else {}
+    stats = {"mean": CIFAR10_MEAN, "std": CIFAR10_STD} if check_bool(normalize, "normalize") else {}
     return TwoViews(Augmentation(size=size, **stats))
 
 
 def mnist_views(size: int = 28, *, normalize: bool = True) -> TwoViews:
     """Views for digits: crop scale 0.3..1 (ratio 3/4..4/3), brightness and contrast jitter 0.4
     with p=0.8; no flip (a mirrored 2 is not a 2), no hue, saturation or grayscale (one channel)."""
-    stats = {"mean": MNIST_MEAN, "std": MNIST_STD} if normalize else {}
+    stats = {"mean": MNIST_MEAN, "std": MNIST_STD} if check_bool(normalize, "normalize") else {}
     return TwoViews(Augmentation(size=size, crop_scale=(0.3, 1.0), flip_p=0.0, jitter=(0.4, 0.4, 0.0, 0.0),
                                  grayscale_p=0.0, **stats))
 
 
 def top_bottom_views(*, normalize: bool = True) -> TopBottomViews:
     """Top and bottom halves of MNIST digits (Tschannen et al. 2020)."""
-    return TopBottomViews(MNIST_MEAN, MNIST_STD) if normalize else TopBottomViews()
+    return TopBottomViews(MNIST_MEAN, MNIST_STD) if check_bool(normalize, "normalize") else TopBottomViews()
 
 
 # --- the operations, each on a whole batch with per-sample parameters ----------------------------
@@ -297,7 +353,12 @@ def sample_crop_boxes(
     the first try that fits is kept, with ``top ~ U{0..H-h}``, ``left ~ U{0..W-w}``. When none of
     the ``tries`` fits, the centre crop with the ratio clamped to ``crop_ratio`` is used.
     """
-    height, width = image_size
+    check_int(n, "n", minimum=1)
+    height, width = _check_image_size(image_size)
+    if not isinstance(augmentation, Augmentation):
+        raise TypeError(f"augmentation must be an Augmentation; got {type(augmentation).__name__}")
+    check_generator(generator, "generator")
+    check_int(tries, "tries", minimum=1)
     device = generator.device
     lo, hi = augmentation.crop_scale
     log_lo, log_hi = math.log(augmentation.crop_ratio[0]), math.log(augmentation.crop_ratio[1])
@@ -342,9 +403,79 @@ def resized_crop(
     usual case (crop no larger than the output) antialiasing changes nothing.
 
     Args:
-        x: ``(N, C, H, W)`` float images. top, left, height, width: ``(N,)`` integer boxes.
+        x: ``(N, C, H, W)`` float images.
+        top, left, height, width: ``(N,)`` integer boxes, each inside its image
+            (``0 <= top``, ``1 <= height``, ``top + height <= H``, the same for ``left``, ``width``, ``W``).
+        size: output side length.
         flip: ``(N,)`` bool, mirror horizontally where true.
     """
+    _check_float_batch(x, "x")
+    check_int(size, "size", minimum=1)
+    for name, box in (("top", top), ("left", left), ("height", height), ("width", width)):
+        _check_per_sample(box, name, x, kind="integer")
+    if flip is not None:
+        _check_per_sample(flip, "flip", x, kind="bool")
+    _check_boxes(top, left, height, width, tuple(x.shape[-2:]))
+    return _resized_crop(x, top, left, height, width, size, flip)
+
+
+def adjust_brightness(x: torch.Tensor, factor: torch.Tensor | float) -> torch.Tensor:
+    """``clamp(f x, 0, 1)`` per sample (torchvision ``adjust_brightness``); ``factor``: ``(N,)`` or a number, >= 0."""
+    _check_float_batch(x, "x")
+    return _brightness(x, _per_image(factor, "factor", x, low=0.0))
+
+
+def adjust_contrast(x: torch.Tensor, factor: torch.Tensor | float) -> torch.Tensor:
+    """``clamp(f x + (1 - f) m, 0, 1)``, ``m`` each image's mean grey level; ``factor``: ``(N,)`` or a number, >= 0."""
+    _check_float_batch(x, "x")
+    return _contrast(x, _per_image(factor, "factor", x, low=0.0))
+
+
+def adjust_saturation(x: torch.Tensor, factor: torch.Tensor | float) -> torch.Tensor:
+    """``clamp(f x + (1 - f) gray(x), 0, 1)``; ``factor``: ``(N,)`` or a number, ``>= 0``.
+
+    One-channel images are returned unchanged.
+    """
+    _check_float_batch(x, "x")
+    return _saturation(x, _per_image(factor, "factor", x, low=0.0))
+
+
+def adjust_hue(x: torch.Tensor, shift: torch.Tensor | float) -> torch.Tensor:
+    """Rotate the hue by ``shift`` (in turns, ``(N,)`` or a number in [-0.5, 0.5]) through HSV, as torchvision."""
+    _check_float_batch(x, "x")
+    return _hue(x, _per_image(shift, "shift", x, low=-0.5, high=0.5))
+
+
+def to_grayscale(x: torch.Tensor) -> torch.Tensor:
+    """ITU-R 601-2 luma ``0.2989 R + 0.587 G + 0.114 B`` as ``(N, 1, H, W)``."""
+    _check_float_batch(x, "x")
+    return _grayscale(x)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor | float, kernel_size: int) -> torch.Tensor:
+    """Separable Gaussian blur with one ``sigma`` per sample and reflect padding (torchvision's).
+
+    Args:
+        x: ``(N, C, H, W)`` float images.
+        sigma: ``(N,)`` or a number, standard deviations ``> 0`` in pixels.
+        kernel_size: odd, and less than twice the image's smaller side (reflect padding needs it).
+    """
+    _check_float_batch(x, "x")
+    sigma = _per_image(sigma, "sigma", x, low=0.0, low_open=True)
+    _check_kernel_size(kernel_size, "kernel_size", min(x.shape[-2:]))
+    return _blur(x, sigma, kernel_size)
+
+
+def solarize(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """``1 - x`` where ``x >= threshold``, else ``x`` (torchvision ``solarize`` on floats)."""
+    _check_float_batch(x, "x")
+    return _solarize(x, check_number(threshold, "threshold"))
+
+
+# --- the pixel work, on arguments already checked -------------------------------------------------
+
+
+def _resized_crop(x, top, left, height, width, size: int, flip) -> torch.Tensor:
     n, _, in_h, in_w = x.shape
     steps = torch.arange(size, device=x.device, dtype=x.dtype) + 0.5
     ys = top[:, None] + steps * (height[:, None].to(x.dtype) / size) - 0.5
@@ -360,28 +491,24 @@ def resized_crop(
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def adjust_brightness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    """``clamp(f x, 0, 1)`` per sample (torchvision ``adjust_brightness``). ``factor``: ``(N,)``."""
+def _brightness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     return (x * _per_sample(factor)).clamp(0, 1)
 
 
-def adjust_contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    """``clamp(f x + (1 - f) m, 0, 1)`` with ``m`` the mean grey level of each image."""
-    mean = to_grayscale(x).mean(dim=(-3, -2, -1), keepdim=True)
+def _contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    mean = _grayscale(x).mean(dim=(-3, -2, -1), keepdim=True)
     f = _per_sample(factor)
     return (f * x + (1 - f) * mean).clamp(0, 1)
 
 
-def adjust_saturation(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    """``clamp(f x + (1 - f) gray(x), 0, 1)``; one-channel images are returned unchanged."""
+def _saturation(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     if x.shape[1] == 1:
         return x
     f = _per_sample(factor)
-    return (f * x + (1 - f) * to_grayscale(x)).clamp(0, 1)
+    return (f * x + (1 - f) * _grayscale(x)).clamp(0, 1)
 
 
-def adjust_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """Rotate the hue by ``shift`` (in turns, ``(N,)`` in [-0.5, 0.5]) through HSV, as torchvision."""
+def _hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     if x.shape[1] == 1:
         return x
     h, s, v = _rgb_to_hsv(x).unbind(dim=1)
@@ -389,16 +516,14 @@ def adjust_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     return _hsv_to_rgb(h, s, v)
 
 
-def to_grayscale(x: torch.Tensor) -> torch.Tensor:
-    """ITU-R 601-2 luma ``0.2989 R + 0.587 G + 0.114 B`` as ``(N, 1, H, W)``."""
+def _grayscale(x: torch.Tensor) -> torch.Tensor:
     if x.shape[1] == 1:
         return x
     r, g, b = x.unbind(dim=1)
     return (0.2989 * r + 0.587 * g + 0.114 * b).unsqueeze(1)
 
 
-def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, kernel_size: int) -> torch.Tensor:
-    """Separable Gaussian blur with one ``sigma`` per sample and reflect padding (torchvision's)."""
+def _blur(x: torch.Tensor, sigma: torch.Tensor, kernel_size: int) -> torch.Tensor:
     n, c, h, w = x.shape
     half = (kernel_size - 1) / 2
     t = torch.linspace(-half, half, kernel_size, device=x.device, dtype=x.dtype)
@@ -412,8 +537,7 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, kernel_size: int) -> tor
     return y.reshape(n, c, h, w)
 
 
-def solarize(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
-    """``1 - x`` where ``x >= threshold``, else ``x`` (torchvision ``solarize`` on floats)."""
+def _solarize(x: torch.Tensor, threshold: float) -> torch.Tensor:
     return torch.where(x >= threshold, 1 - x, x)
 
 
@@ -450,8 +574,8 @@ def _masked_hue(x: torch.Tensor, shift: torch.Tensor, mask: torch.Tensor) -> tor
     # would wait for the device, so the whole batch is converted and selected with where.
     if x.device.type == "cpu":
         rows = mask.nonzero().squeeze(1)
-        return x.index_copy(0, rows, adjust_hue(x[rows], shift[rows]))
-    return torch.where(_per_sample(mask), adjust_hue(x, shift), x)
+        return x.index_copy(0, rows, _hue(x[rows], shift[rows]))
+    return torch.where(_per_sample(mask), _hue(x, shift), x)
 
 
 def _per_sample(values: torch.Tensor) -> torch.Tensor:
@@ -461,11 +585,142 @@ def _per_sample(values: torch.Tensor) -> torch.Tensor:
 def _to_float(images: torch.Tensor) -> torch.Tensor:
     if images.dtype == torch.uint8:
         return images.float().div_(255.0)
-    if not images.is_floating_point():
-        raise TypeError(f"images must be uint8 or floating point; got {images.dtype}")
     return images.float()
 
 
-def _check_images(images: torch.Tensor) -> None:
-    if not isinstance(images, torch.Tensor) or images.dim() != 4:
-        raise TypeError("images must be a tensor of shape (N, C, H, W)")
+# --- input checks (the policy on reading values is in the module docstring) --------------------
+
+_FLOAT_IMAGE_HINT = (
+    ": float images must be in [0, 1]. Pass uint8 images (0..255), or divide float images in 0..255 by 255"
+)
+
+
+def _check_images(images, *, cpu_only: bool, channels: tuple[int, ...] | None = None) -> None:
+    check_tensor(images, "images", ndim=4, dims="(N, C, H, W)", nonempty=True)
+    if images.dtype != torch.uint8 and not images.is_floating_point():
+        raise TypeError(f"images must be uint8 (0..255) or floating point in [0, 1]; got dtype {images.dtype}")
+    if channels is not None and images.shape[1] not in channels:
+        allowed = " or ".join(map(str, channels))
+        raise ValueError(f"images must have {allowed} channels; got shape {tuple(images.shape)}")
+    if images.is_floating_point():
+        check_tensor_range(images, "images", low=0.0, high=1.0, cpu_only=cpu_only, hint=_FLOAT_IMAGE_HINT)
+
+
+def _check_float_batch(x, name: str) -> None:
+    check_tensor(x, name, ndim=4, dims="(N, C, H, W)", floating=True)
+    if x.shape[1] not in (1, 3):
+        raise ValueError(f"{name} must have 1 or 3 channels; got shape {tuple(x.shape)}")
+
+
+def _check_image_size(image_size) -> tuple[int, int]:
+    if isinstance(image_size, str | bytes) or not isinstance(image_size, tuple | list | torch.Size):
+        raise TypeError(f"image_size must be a pair (H, W) of ints; got {image_size!r}")
+    size = check_int_sequence(image_size, "image_size", minimum=1)
+    if len(size) != 2:
+        raise ValueError(f"image_size must be a pair (H, W) of ints; got {image_size!r}")
+    return size
+
+
+def _check_kernel_size(kernel_size, name: str, side: int) -> None:
+    if check_int(kernel_size, name, minimum=1) % 2 == 0:
+        raise ValueError(f"{name} must be a positive odd int; got {kernel_size}")
+    if kernel_size // 2 >= side:
+        raise ValueError(f"{name} must be < {2 * side} (twice the image side {side}) for reflect padding; "
+                         f"got {kernel_size}")
+
+
+def _check_mean_std(mean, std) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
+    if (mean is None) != (std is None):
+        raise ValueError("mean and std must both be given or both be None")
+    if mean is None:
+        return None, None
+    values = []
+    for name, stats in (("mean", mean), ("std", std)):
+        if isinstance(stats, str | bytes) or not isinstance(stats, tuple | list) or not stats:
+            raise TypeError(f"{name} must be a tuple of per-channel numbers such as (0.5, 0.5, 0.5); got {stats!r}")
+        low = 0.0 if name == "std" else None
+        values.append(tuple(check_number(m, f"{name}[{i}]", low=low, low_open=True) for i, m in enumerate(stats)))
+    if len(values[0]) != len(values[1]):
+        raise ValueError(f"mean and std must have one number per channel each; got {len(mean)} and {len(std)}")
+    return values[0], values[1]
+
+
+def _check_per_sample(t, name: str, x: torch.Tensor, *, kind: str) -> None:
+    # kind: "integer", "bool" or "float"; one entry per image, on the images' device.
+    check_tensor(t, name, ndim=1, dims=f"({x.shape[0]},)")
+    if t.shape[0] != x.shape[0]:
+        raise ValueError(f"{name} must have one entry per image, shape ({x.shape[0]},); got {tuple(t.shape)}")
+    check_same_device(x, "the images", t, name)
+    wrong = {
+        "bool": t.dtype != torch.bool,
+        "integer": t.is_floating_point() or t.is_complex() or t.dtype == torch.bool,
+        "float": not t.is_floating_point(),
+    }[kind]
+    if wrong:
+        raise TypeError(f"{name} must be a {kind} tensor; got dtype {t.dtype}")
+
+
+def _check_values(t: torch.Tensor, name: str, *, low=None, high=None, low_open: bool = False) -> None:
+    check_tensor_range(t, name, low=low, high=high, cpu_only=True)
+    if low_open and t.device.type == "cpu" and t.numel() and bool((t.detach() <= low).any()):
+        raise ValueError(f"{name} must be > {low:g}; its smallest value is {t.min().item():g}")
+
+
+def _per_image(value, name: str, x: torch.Tensor, *, low=None, high=None, low_open: bool = False) -> torch.Tensor:
+    # A number applies to every image; a tensor gives one value per image.
+    if not isinstance(value, torch.Tensor):
+        number = check_number(value, name, low=low, high=high, low_open=low_open)
+        return torch.full((x.shape[0],), number, device=x.device, dtype=x.dtype)
+    _check_per_sample(value, name, x, kind="float")
+    _check_values(value, name, low=low, high=high, low_open=low_open)
+    return value
+
+
+def _check_boxes(top, left, height, width, image_size: tuple[int, int]) -> None:
+    if top.device.type != "cpu":
+        return
+    in_h, in_w = image_size
+    inside = (top >= 0) & (left >= 0) & (height >= 1) & (width >= 1) & (top + height <= in_h) & (left + width <= in_w)
+    if not bool(inside.all()):
+        i = int((~inside).nonzero()[0, 0])
+        raise ValueError(
+            f"crop boxes must lie inside the {in_h}x{in_w} images; box {i} is top={int(top[i])}, left={int(left[i])}, "
+            f"height={int(height[i])}, width={int(width[i])}"
+        )
+
+
+# What Augmentation.sample returns: kind of each (N,) tensor, and the range of its values.
+_PARAMS = {
+    "top": ("integer", {}),
+    "left": ("integer", {}),
+    "height": ("integer", {}),
+    "width": ("integer", {}),
+    "flip": ("bool", {}),
+    "jitter": ("bool", {}),
+    "brightness": ("float", {"low": 0.0}),
+    "contrast": ("float", {"low": 0.0}),
+    "saturation": ("float", {"low": 0.0}),
+    "hue": ("float", {"low": -0.5, "high": 0.5}),
+    "grayscale": ("bool", {}),
+    "blur": ("bool", {}),
+    "sigma": ("float", {"low": 0.0, "low_open": True}),
+    "solarize": ("bool", {}),
+}
+
+
+def _check_params(params, images: torch.Tensor) -> None:
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be the dict returned by Augmentation.sample; got {type(params).__name__}")
+    missing = sorted((set(_PARAMS) | {"order"}) - set(params))
+    if missing:
+        raise ValueError(f"params lacks {missing}: pass the dict returned by Augmentation.sample")
+    for key, (kind, bounds) in _PARAMS.items():
+        _check_per_sample(params[key], f"params[{key!r}]", images, kind=kind)
+        if bounds:
+            _check_values(params[key], f"params[{key!r}]", **bounds)
+    n, order = images.shape[0], params["order"]
+    check_tensor(order, "params['order']", ndim=2, dims=f"({n}, 4)")
+    if tuple(order.shape) != (n, 4):
+        raise ValueError(f"params['order'] must have shape ({n}, 4); got {tuple(order.shape)}")
+    check_same_device(images, "images", order, "params['order']")
+    _check_boxes(params["top"], params["left"], params["height"], params["width"], tuple(images.shape[-2:]))

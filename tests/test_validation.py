@@ -168,3 +168,17 @@ def test_covariance():
 def test_as_float64_keeps_full_precision_of_python_floats():
     # torch.as_tensor([0.1]) is float32 (0.10000000149...); a probability table must not be rounded.
     assert v.as_float64([0.1, 0.2], "p").tolist() == [0.1, 0.2]
+
+
+def test_tensor_range_reports_the_range_found_and_skips_accelerators_when_asked():
+    x = torch.tensor([0.0, 128.0, 255.0])
+    with pytest.raises(ValueError, match=r"images must lie in \[0, 1\]; its values range over \[0, 255\]. Scale"):
+        v.check_tensor_range(x, "images", low=0.0, high=1.0, hint=". Scale")
+    assert v.check_tensor_range(x / 255, "images", low=0.0, high=1.0) is not None
+    assert v.check_tensor_range(torch.tensor([math.nan, 0.5]), "images", low=0.0, high=1.0) is not None
+    assert v.check_tensor_range(torch.zeros(0), "images", low=1.0) is not None
+    with pytest.raises(ValueError, match=r"top must lie in \[0, inf\]"):
+        v.check_tensor_range(torch.tensor([-1, 3]), "top", low=0)
+    # cpu_only: a tensor elsewhere is not read (a meta tensor has no data to read).
+    meta = torch.empty(3, device="meta")
+    assert v.check_tensor_range(meta, "factor", low=0.0, cpu_only=True) is meta

@@ -236,7 +236,158 @@ def test_bad_arguments_name_themselves():
         Augmentation(size=32, flip_p=1.5)
     with pytest.raises(ValueError, match="blur_kernel"):
         Augmentation(size=32, blur_kernel=4)
-    with pytest.raises(TypeError, match="images"):
+    with pytest.raises(ValueError, match=r"images must have shape \(N, C, H, W\)"):
         cifar10_views()(torch.zeros(3, 32, 32), torch.Generator())
+    with pytest.raises(TypeError, match="images must be a torch.Tensor"):
+        cifar10_views()([[0.0]], torch.Generator())
     with pytest.raises(TypeError, match="first"):
         TwoViews("crop")
+
+
+# --- float images, jitter factors, crop boxes: refused when they cannot be right -------------------
+
+
+def test_float_images_in_0_255_are_refused_with_the_fix():
+    # Taken as [0, 1], 0..255 floats saturate at white under the first colour operation.
+    pixels = torch.randint(0, 256, (4, 3, 32, 32)).float()
+    views = cifar10_views()
+    for call in (lambda: views(pixels, torch.Generator()), lambda: views.prepare(pixels),
+                 lambda: top_bottom_views()(pixels[:, :1]), lambda: top_bottom_views().prepare(pixels[:, :1])):
+        with pytest.raises(ValueError, match=r"images must lie in \[0, 1\].*uint8.*divide .* by 255"):
+            call()
+    # The same pixels as uint8, or scaled by 1/255, are fine and give the same views.
+    v_uint8 = views(pixels.to(torch.uint8), torch.Generator().manual_seed(0))
+    v_float = views(pixels / 255, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(v_uint8, v_float)
+
+
+def test_images_of_wrong_dtype_or_channels_are_refused():
+    views = cifar10_views(normalize=False)
+    with pytest.raises(TypeError, match="images must be uint8 .* or floating point"):
+        views(torch.zeros(2, 3, 32, 32, dtype=torch.int64), torch.Generator())
+    with pytest.raises(ValueError, match="images must have 1 or 3 channels"):
+        views(torch.zeros(2, 4, 32, 32), torch.Generator())
+    with pytest.raises(ValueError, match="mean has 3 channels but the images have 1"):
+        cifar10_views()(torch.zeros(2, 1, 32, 32), torch.Generator())
+    with pytest.raises(ValueError, match="images must not be empty"):
+        views(torch.zeros(0, 3, 32, 32), torch.Generator())
+
+
+@pytest.mark.parametrize(
+    ("op", "bad"),
+    [
+        (adjust_brightness, -0.5),
+        (adjust_contrast, -0.5),
+        (adjust_saturation, -0.5),
+        (adjust_hue, 0.7),
+    ],
+)
+def test_jitter_factors_out_of_range_are_refused(images, op, bad):
+    name = "shift" if op is adjust_hue else "factor"
+    with pytest.raises(ValueError, match=name):
+        op(images, torch.full((images.shape[0],), bad))
+    with pytest.raises(ValueError, match=name):
+        op(images, bad)
+
+
+def test_a_nan_factor_is_refused_as_a_number_and_passes_through_as_a_tensor_entry(images):
+    # A NaN inside a tensor flows through as in torch (the training loop's NaN guard sees it).
+    with pytest.raises(ValueError, match="factor must be a finite number >= 0"):
+        adjust_brightness(images, math.nan)
+    assert adjust_brightness(images, torch.full((32,), math.nan)).isnan().all()
+
+
+def test_a_number_factor_equals_the_same_factor_per_image(images):
+    torch.testing.assert_close(adjust_brightness(images, 0.7), adjust_brightness(images, torch.full((32,), 0.7)))
+    torch.testing.assert_close(gaussian_blur(images, 1.0, 3), gaussian_blur(images, torch.ones(32), 3))
+
+
+def test_factors_of_the_wrong_shape_dtype_or_device_are_refused(images):
+    with pytest.raises(ValueError, match=r"factor must have one entry per image, shape \(32,\)"):
+        adjust_brightness(images, torch.ones(3))
+    with pytest.raises(TypeError, match="factor must be a float tensor"):
+        adjust_brightness(images, torch.ones(32, dtype=torch.long))
+    with pytest.raises(ValueError, match="factor must be on the device of the images"):
+        adjust_brightness(images, torch.ones(32, device="meta"))
+    with pytest.raises(ValueError, match="sigma must be > 0"):
+        gaussian_blur(images, torch.zeros(32), 3)
+    with pytest.raises(ValueError, match="kernel_size must be < 64"):
+        gaussian_blur(images, 1.0, 65)  # reflect padding of 32 on a 32-pixel image
+    with pytest.raises(TypeError, match="x must be a floating-point tensor"):
+        to_grayscale(torch.zeros(2, 3, 4, 4, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="threshold"):
+        solarize(images, math.nan)
+
+
+def test_crop_boxes_outside_the_image_are_refused(images):
+    n = images.shape[0]
+    ones, zeros = torch.ones(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)
+    good = (zeros, zeros, 4 * ones, 4 * ones)
+    assert resized_crop(images, *good, 4).shape == (n, 3, 4, 4)
+    for box in [
+        (zeros - 1, zeros, 4 * ones, 4 * ones),  # starts above the image
+        (zeros, 30 * ones, 4 * ones, 4 * ones),  # ends right of the 32-pixel image
+        (zeros, zeros, zeros, 4 * ones),  # empty
+    ]:
+        with pytest.raises(ValueError, match="crop boxes must lie inside the 32x32 images; box 0"):
+            resized_crop(images, *box, 4)
+    with pytest.raises(TypeError, match="top must be a integer tensor"):
+        resized_crop(images, zeros.float(), zeros, 4 * ones, 4 * ones, 4)
+    with pytest.raises(TypeError, match="flip must be a bool tensor"):
+        resized_crop(images, *good, 4, flip=zeros)
+
+
+def test_apply_checks_the_parameters_it_is_given(images):
+    aug = Augmentation(size=32)
+    params = aug.sample(images.shape[0], torch.Generator().manual_seed(0), (32, 32))
+    assert aug.apply(images, params).shape == images.shape
+    with pytest.raises(ValueError, match=r"params lacks \['flip'\]"):
+        aug.apply(images, {k: v for k, v in params.items() if k != "flip"})
+    with pytest.raises(ValueError, match=r"params\['brightness'\] must lie in \[0, inf\]"):
+        aug.apply(images, {**params, "brightness": -params["brightness"]})
+    with pytest.raises(ValueError, match="crop boxes must lie inside"):
+        aug.apply(images, {**params, "top": params["top"] + 32})
+    with pytest.raises(ValueError, match=r"params\['top'\] must have one entry per image, shape \(4,\)"):
+        aug.apply(images[:4], params)  # parameters drawn for another batch
+    with pytest.raises(ValueError, match="params must be the dict of TwoViews.sample"):
+        TwoViews(aug).apply(images, params)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"size": 32.0}, TypeError, "size must be an int"),
+        ({"crop_scale": (0.2, math.nan)}, ValueError, r"crop_scale\[1\]"),
+        ({"crop_scale": 0.5}, TypeError, "crop_scale must be a pair"),
+        ({"crop_ratio": (0.0, 1.0)}, ValueError, r"crop_ratio\[0\] must be a finite number > 0"),
+        ({"flip_p": math.nan}, ValueError, "flip_p"),
+        ({"jitter": (0.4, -0.4, 0.4, 0.1)}, ValueError, r"jitter\[1\] \(contrast\) must be a finite number >= 0"),
+        ({"jitter": (0.4, 0.4, 0.4, 0.6)}, ValueError, r"jitter\[3\] \(hue\) must be <= 0.5"),
+        ({"jitter": (0.4, 0.4)}, TypeError, "jitter must be 4 strengths"),
+        ({"blur_sigma": (2.0, 0.1)}, ValueError, "blur_sigma must be a pair .* low <= high"),
+        ({"blur_kernel": 65}, ValueError, "blur_kernel must be < 64"),
+        ({"solarize_threshold": math.nan}, ValueError, "solarize_threshold"),
+        ({"mean": (0.5,), "std": (0.0,)}, ValueError, r"std\[0\] must be a finite number > 0"),
+        ({"mean": (0.5,), "std": (0.2, 0.2)}, ValueError, "one number per channel"),
+        ({"mean": "0.5", "std": (0.2,)}, TypeError, "mean must be a tuple"),
+    ],
+)
+def test_augmentation_arguments_are_checked(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Augmentation(**{"size": 32, **kwargs})
+
+
+def test_sampling_arguments_are_checked():
+    aug = Augmentation(size=8)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        aug.sample(4, None, (8, 8))
+    with pytest.raises(ValueError, match="n must be an int >= 1"):
+        aug.sample(0, torch.Generator(), (8, 8))
+    with pytest.raises(ValueError, match="image_size must be a pair"):
+        aug.sample(4, torch.Generator(), (8, 8, 3))
+    with pytest.raises(TypeError, match="augmentation must be an Augmentation"):
+        sample_crop_boxes(4, (8, 8), "crop", torch.Generator())
+    with pytest.raises(TypeError, match="normalize must be True or False"):
+        cifar10_views(normalize=None)
+    with pytest.raises(TypeError, match="second must be an Augmentation or None"):
+        TwoViews(aug, "crop")
