@@ -26,7 +26,7 @@ from typing import TypeVar
 
 import torch
 
-from .validation import check_bool, check_choice
+from .validation import check_bool, check_choice, check_device
 
 __all__ = ["PROFILES", "ENV_VAR", "Profile", "choose_profile", "choose_device"]
 
@@ -117,34 +117,13 @@ def choose_profile(
 def _device(prefer, name: str) -> torch.device:
     # choose_device(prefer=...) and choose_profile(device=...): the message names the caller's argument.
     if prefer is not None:
-        if not isinstance(prefer, str | torch.device):
-            raise TypeError(f"{name} must be a str, a torch.device or None; got {type(prefer).__name__}")
-        try:
-            device = torch.device(prefer)
-        except RuntimeError as err:
-            raise ValueError(f"{name} must name a torch device such as 'cpu' or 'cuda'; got {prefer!r}") from err
-        _check_available(device, f"{name}={prefer!r}")
-        return device
+        return check_device(prefer, name)
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-def _check_available(device: torch.device, given: str) -> None:
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise ValueError(f"{given} asks for a CUDA GPU, but none is available here; use 'cpu' or None")
-        if device.index is not None and device.index >= count:
-            raise ValueError(f"{given} asks for GPU {device.index}, but this machine has {count} "
-                             f"(cuda:0 to cuda:{count - 1})")
-    if device.type == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise ValueError(f"{given} asks for Apple's MPS, which is not available here; use 'cpu' or None")
 
 
 def _in_colab() -> bool:

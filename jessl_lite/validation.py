@@ -46,6 +46,7 @@ __all__ = [
     "check_int_sequence",
     "check_interval",
     "check_generator",
+    "check_device",
     "check_tensor",
     "check_same_shape",
     "check_same_device",
@@ -154,6 +155,32 @@ def check_generator(value: Any, name: str, *, optional: bool = False) -> torch.G
         allowed = "a torch.Generator or None" if optional else "a torch.Generator"
         raise TypeError(f"{name} must be {allowed}; got {type(value).__name__}")
     return value
+
+
+def check_device(value: Any, name: str) -> torch.device:
+    """``value`` (``"cpu"``, ``"cuda:1"``, a ``torch.device``) as a device that exists on this machine.
+
+    A GPU the machine lacks is named here, rather than by the first tensor moved there.
+    """
+    if not isinstance(value, str | torch.device):
+        raise TypeError(f"{name} must be a str or a torch.device such as 'cpu' or 'cuda'; got {type(value).__name__}")
+    try:
+        device = torch.device(value)
+    except RuntimeError as err:
+        raise ValueError(f"{name} must name a torch device such as 'cpu' or 'cuda'; got {value!r}") from err
+    given = f"{name}={value!r}" if isinstance(value, str) else f"{name}={device}"
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"{given} asks for a CUDA GPU, but none is available here; use 'cpu'")
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"{given} asks for GPU {device.index}, but this machine has {count} "
+                             f"(cuda:0 to cuda:{count - 1})")
+    if device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"{given} asks for Apple's MPS, which is not available here; use 'cpu'")
+    return device
 
 
 # --- tensors: metadata only, never the data -----------------------------------------------------

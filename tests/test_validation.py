@@ -182,3 +182,14 @@ def test_tensor_range_reports_the_range_found_and_skips_accelerators_when_asked(
     # cpu_only: a tensor elsewhere is not read (a meta tensor has no data to read).
     meta = torch.empty(3, device="meta")
     assert v.check_tensor_range(meta, "factor", low=0.0, cpu_only=True) is meta
+
+
+def test_check_device_parses_and_refuses_missing_gpus(monkeypatch):
+    assert v.check_device("cpu", "device") == torch.device("cpu")
+    with pytest.raises(TypeError, match="device must be a str or a torch.device"):
+        v.check_device(0, "device")
+    with pytest.raises(ValueError, match="device must name a torch device"):
+        v.check_device("gpu", "device")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="device='cuda:1' asks for a CUDA GPU, but none is available"):
+        v.check_device("cuda:1", "device")
