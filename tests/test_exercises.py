@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import subprocess
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jessl_lite.exercises import EXERCISES, check, strip_solutions
+from jessl_lite.exercises import EXERCISES, _main, check, strip_solutions
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,3 +76,84 @@ def test_strip_removes_only_solution_cells(tmp_path):
     assert any("check(" in "".join(c["source"]) for c in student["cells"])
     with pytest.raises(ValueError, match="notebook"):
         strip_solutions({"no": "cells"})
+
+
+def run_strip(*args):
+    """``python -m jessl_lite.exercises strip ARGS`` in this process (a subprocess would import torch each time)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            _main(["strip", *map(str, args)])
+        except SystemExit as exit_:
+            code = exit_.code
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def notebook_with(cells):
+    return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def cell(source, tags=None):
+    metadata = {} if tags is None else {"tags": tags}
+    return {"cell_type": "code", "source": source, "metadata": metadata, "outputs": [], "execution_count": None}
+
+
+def test_tags_match_exactly_never_by_substring():
+    cells = [cell("a", ["solution"]), cell("b", ["no-solution"]), cell("c", ["solutions", "hide-input"]), cell("d")]
+    kept = strip_solutions(notebook_with(cells))["cells"]
+    assert [c["source"] for c in kept] == ["b", "c", "d"]
+
+
+@pytest.mark.parametrize("tags", ["solution", "no-solution-here", [["solution"]], {"solution": True}])
+def test_tags_that_are_not_a_list_of_strings_are_an_error_naming_the_cell(tags):
+    # A string was searched by substring: "no-solution-here" lost its cell, and a list was required anyway.
+    with pytest.raises(ValueError, match="notebook cell 1 has metadata.tags"):
+        strip_solutions(notebook_with([cell("a"), cell("b", tags)]))
+
+
+def test_strip_refuses_to_write_onto_its_source(tmp_path):
+    source = tmp_path / "chapter.ipynb"
+    original = json.dumps(notebook_with([cell("answer = 42", ["solution"]), cell("check()")]))
+    source.write_text(original)
+    for target in (source, tmp_path / "." / "chapter.ipynb"):
+        result = run_strip(source, target)
+        assert result.returncode == 2 and "is the source itself" in result.stderr
+        assert "Traceback" not in result.stderr
+    (tmp_path / "link.ipynb").symlink_to(source)
+    result = run_strip(source, tmp_path / "link.ipynb", "--force")
+    assert result.returncode == 2 and "is the source itself" in result.stderr
+    assert source.read_text() == original  # the solutions are still there
+
+
+def test_strip_overwrites_only_with_force(tmp_path):
+    source, target = tmp_path / "chapter.ipynb", tmp_path / "student.ipynb"
+    source.write_text(json.dumps(notebook_with([cell("answer = 42", ["solution"]), cell("check()")])))
+    target.write_text("my own notes")
+    result = run_strip(source, target)
+    assert result.returncode == 2 and "exists; pass --force" in result.stderr
+    assert target.read_text() == "my own notes"
+    result = run_strip(source, target, "--force")
+    assert result.returncode == 0 and "1 solution cell(s) removed" in result.stdout
+    assert [c["source"] for c in json.loads(target.read_text())["cells"]] == ["check()"]
+
+
+def test_strip_errors_are_one_line(tmp_path):
+    (tmp_path / "not-a-notebook.ipynb").write_text("{ not json")
+    for args, words in [
+        ((tmp_path / "missing.ipynb", tmp_path / "out.ipynb"), "is not a file"),
+        ((tmp_path / "not-a-notebook.ipynb", tmp_path / "out.ipynb"), "not JSON"),
+        ((tmp_path / "not-a-notebook.ipynb", tmp_path / "nowhere" / "out.ipynb"), "does not exist"),
+        ((tmp_path / "not-a-notebook.ipynb", tmp_path), "is a folder"),
+    ]:
+        result = run_strip(*args)
+        assert result.returncode == 2 and words in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out.ipynb").exists()
+
+
+def test_booleans_and_strings_are_not_answers(capsys):
+    key = sorted(EXERCISES)[0]
+    assert not check(key, True)
+    assert not check(key, "0.5")
+    assert capsys.readouterr().out.count("must be numbers") == 2

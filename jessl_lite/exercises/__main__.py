@@ -1,4 +1,4 @@
-"""``python -m jessl_lite.exercises strip SOURCE TARGET``: write a chapter's student version."""
+"""``python -m jessl_lite.exercises strip SOURCE TARGET [--force]``: write a chapter's student version."""
 
 from . import _main
 
