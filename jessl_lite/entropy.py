@@ -363,13 +363,16 @@ def _pooled_std(x: torch.Tensor) -> torch.Tensor:
 
 def _resolve_bandwidth(bandwidth, samples: torch.Tensor) -> torch.Tensor:
     if isinstance(bandwidth, str):
-        if bandwidth == "scott":
-            return scott_bandwidth(samples)
-        if bandwidth == "silverman":
-            return silverman_bandwidth(samples)
-        raise ValueError(
-            f"bandwidth must be a positive number, a tensor, or one of {BANDWIDTH_RULES}; got {bandwidth!r}"
-        )
+        if bandwidth not in BANDWIDTH_RULES:
+            raise ValueError(
+                f"bandwidth must be a positive number, a tensor, or one of {BANDWIDTH_RULES}; got {bandwidth!r}"
+            )
+        h = scott_bandwidth(samples) if bandwidth == "scott" else silverman_bandwidth(samples)
+        if bool((h <= 0).any()):
+            # All samples equal: the rule gives h = 0, and the kernel would divide 0 by 0.
+            raise ValueError(f"bandwidth={bandwidth!r} gives h = 0 for a sample set without spread (all samples "
+                             "equal); pass a positive number")
+        return h
     return _positive_per_batch(bandwidth, samples, "bandwidth")
 
 
@@ -380,13 +383,17 @@ def _kappa_like(kappa, samples: torch.Tensor) -> torch.Tensor:
 def _positive_per_batch(value, samples: torch.Tensor, name: str) -> torch.Tensor:
     # A positive scalar, or one per batch element of samples (..., N, D).
     out = _as_positive(value, name).to(device=samples.device, dtype=samples.dtype)
+    batch = samples.shape[:-2]
     try:
-        torch.broadcast_shapes(out.shape, samples.shape[:-2])
-    except RuntimeError as err:
+        fits = torch.broadcast_shapes(out.shape, batch) == batch
+    except RuntimeError:
+        fits = False
+    if not fits:
+        # Not only a clash: a (3,) bandwidth for one sample set would silently make three estimates.
         raise ValueError(
-            f"{name} must be a number or broadcast to the batch shape {tuple(samples.shape[:-2])}; "
+            f"{name} must be a number or broadcast to the batch shape {tuple(batch)} of the samples; "
             f"got shape {tuple(out.shape)}"
-        ) from err
+        )
     return out
 
 

@@ -140,7 +140,7 @@ class Augmentation:
         store("jitter", strengths)
         store("blur_sigma", check_interval(self.blur_sigma, "blur_sigma", low=0.0, low_open=True))
         _check_kernel_size(self.blur_kernel, "blur_kernel", self.size)
-        store("solarize_threshold", check_number(self.solarize_threshold, "solarize_threshold"))
+        store("solarize_threshold", check_number(self.solarize_threshold, "solarize_threshold", low=0.0, high=1.0))
         mean, std = _check_mean_std(self.mean, self.std)
         store("mean", mean)
         store("std", std)
@@ -467,9 +467,9 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor | float, kernel_size: int
 
 
 def solarize(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
-    """``1 - x`` where ``x >= threshold``, else ``x`` (torchvision ``solarize`` on floats)."""
+    """``1 - x`` where ``x >= threshold``, else ``x`` (torchvision ``solarize`` on floats); ``threshold`` in [0, 1]."""
     _check_float_batch(x, "x")
-    return _solarize(x, check_number(threshold, "threshold"))
+    return _solarize(x, check_number(threshold, "threshold", low=0.0, high=1.0))
 
 
 # --- the pixel work, on arguments already checked -------------------------------------------------

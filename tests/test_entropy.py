@@ -353,3 +353,18 @@ def test_points_and_samples_of_different_float_dtypes_are_promoted():
     loss = vmf_reconstruction_loss(u.float(), u.double(), 2.0)
     torch.testing.assert_close(loss, vmf_reconstruction_loss(u.double(), u.double(), 2.0), rtol=1e-5, atol=1e-5)
 
+
+
+def test_a_rule_bandwidth_of_zero_is_refused():
+    # Equal samples have no spread: Scott's h = 0, and the kernel would compute 0 / 0.
+    with pytest.raises(ValueError, match="bandwidth='scott' gives h = 0"):
+        kde_entropy(torch.ones(5, 2))
+
+
+@pytest.mark.parametrize("bad", [torch.ones(3), torch.ones(0), (1.0, 2.0)])
+def test_a_parameter_may_not_add_batch_dimensions(bad):
+    # A (3,) bandwidth for one sample set made three estimates; an empty one made none.
+    with pytest.raises(ValueError, match=r"must be a number or broadcast to the batch shape \(\)"):
+        kde_entropy(normal_samples(10, 2), bad)
+    with pytest.raises(ValueError, match="kappa must be a number or broadcast"):
+        vmf_kde_entropy(uniform_on_sphere(10, 3), bad)

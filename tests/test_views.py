@@ -317,6 +317,8 @@ def test_factors_of_the_wrong_shape_dtype_or_device_are_refused(images):
         to_grayscale(torch.zeros(2, 3, 4, 4, dtype=torch.uint8))
     with pytest.raises(ValueError, match="threshold"):
         solarize(images, math.nan)
+    with pytest.raises(ValueError, match="threshold must be a finite number >= 0 and <= 1"):
+        solarize(images, 2.5)
 
 
 def test_crop_boxes_outside_the_image_are_refused(images):
@@ -367,6 +369,7 @@ def test_apply_checks_the_parameters_it_is_given(images):
         ({"blur_sigma": (2.0, 0.1)}, ValueError, "blur_sigma must be a pair .* low <= high"),
         ({"blur_kernel": 65}, ValueError, "blur_kernel must be < 64"),
         ({"solarize_threshold": math.nan}, ValueError, "solarize_threshold"),
+        ({"solarize_threshold": -1.0}, ValueError, "solarize_threshold"),
         ({"mean": (0.5,), "std": (0.0,)}, ValueError, r"std\[0\] must be a finite number > 0"),
         ({"mean": (0.5,), "std": (0.2, 0.2)}, ValueError, "one number per channel"),
         ({"mean": "0.5", "std": (0.2,)}, TypeError, "mean must be a tuple"),

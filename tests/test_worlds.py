@@ -318,3 +318,9 @@ def test_a_world_too_large_to_enumerate_asks_for_candidates():
         ib_search(world, [1.0])
     result = ib_search(world, [1.0], encoders=torch.stack([constant_encoder(world), identity_encoder(world)]))
     assert result.values.shape == (1, 2)
+
+
+def test_betas_of_more_than_one_dimension_are_refused():
+    world = shifted_world([0.5, 0.5], n_poses=2, d_t=[0.5, 0.5])
+    with pytest.raises(ValueError, match="betas must be a number or a 1-D sequence"):
+        ib_search(world, torch.zeros(2, 3))

@@ -386,7 +386,10 @@ def ib_search(
     _check_world(world)
     check_choice(objective, "objective", ("ib", "blog"))
     tol = check_number(tol, "tol", low=0.0)
-    beta_grid = check_finite_tensor(as_float64(betas, "betas"), "betas").reshape(-1).cpu()
+    beta_grid = check_finite_tensor(as_float64(betas, "betas"), "betas").cpu()
+    if beta_grid.ndim > 1:
+        raise ValueError(f"betas must be a number or a 1-D sequence; got shape {tuple(beta_grid.shape)}")
+    beta_grid = beta_grid.reshape(-1)
     if beta_grid.numel() == 0 or bool((beta_grid < 0).any()):
         raise ValueError(f"betas must be one or more finite numbers >= 0; got {beta_grid.tolist()}")
     if encoders is None and world.n_y > 10:
