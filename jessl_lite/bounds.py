@@ -35,6 +35,18 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .validation import (
+    as_float64,
+    check_callable,
+    check_device,
+    check_finite_tensor,
+    check_instance,
+    check_int,
+    check_number,
+    check_same_device,
+    check_tensor,
+)
+
 __all__ = [
     "mlp",
     "SeparableCritic",
@@ -64,9 +76,8 @@ def mlp(in_dim: int, hidden_dim: int, out_dim: int, layers: int = 2) -> nn.Seque
     Poole et al.'s critics use ``layers=2, hidden_dim=256``.
     """
     for name, value in (("in_dim", in_dim), ("hidden_dim", hidden_dim), ("out_dim", out_dim)):
-        _check_positive_int(value, name)
-    if isinstance(layers, bool) or not isinstance(layers, int) or layers < 0:
-        raise ValueError(f"layers must be a non-negative int; got {layers!r}")
+        check_int(value, name, minimum=1)
+    check_int(layers, "layers", minimum=0)
     blocks: list[nn.Module] = []
     width = in_dim
     for _ in range(layers):
@@ -99,6 +110,10 @@ class SeparableCritic(nn.Module):
 
     def __init__(self, dim_x: int, dim_y: int, *, hidden_dim: int = 256, layers: int = 2, embed_dim: int = 32):
         super().__init__()
+        # Checked here, under the names the caller wrote (mlp would call them in_dim and out_dim).
+        check_int(dim_x, "dim_x", minimum=1)
+        check_int(dim_y, "dim_y", minimum=1)
+        check_int(embed_dim, "embed_dim", minimum=1)
         self.g = mlp(dim_x, hidden_dim, embed_dim, layers)
         self.h = mlp(dim_y, hidden_dim, embed_dim, layers)
 
@@ -121,8 +136,8 @@ class BilinearCritic(nn.Module):
 
     def __init__(self, dim_x: int, dim_y: int):
         super().__init__()
-        _check_positive_int(dim_x, "dim_x")
-        _check_positive_int(dim_y, "dim_y")
+        check_int(dim_x, "dim_x", minimum=1)
+        check_int(dim_y, "dim_y", minimum=1)
         # Small random start: W = 0 would make every score equal (the bound would start at 0).
         self.weight = nn.Parameter(torch.randn(dim_x, dim_y) / math.sqrt(dim_x * dim_y))
 
@@ -143,8 +158,8 @@ class ConcatCritic(nn.Module):
 
     def __init__(self, dim_x: int, dim_y: int, *, hidden_dim: int = 256, layers: int = 2):
         super().__init__()
-        _check_positive_int(dim_x, "dim_x")
-        _check_positive_int(dim_y, "dim_y")
+        check_int(dim_x, "dim_x", minimum=1)
+        check_int(dim_y, "dim_y", minimum=1)
         self.dim_x, self.dim_y = dim_x, dim_y
         self.f = mlp(dim_x + dim_y, hidden_dim, 1, layers)
 
@@ -239,9 +254,8 @@ def rho_for_mi(mi: float, dim: int) -> float:
 
     Inverse of :func:`jessl_lite.info.correlated_gaussian_mi`.
     """
-    _check_positive_int(dim, "dim")
-    if isinstance(mi, bool) or not isinstance(mi, int | float) or not math.isfinite(mi) or mi < 0:
-        raise ValueError(f"mi must be a finite number >= 0 (nats); got {mi!r}")
+    check_int(dim, "dim", minimum=1)
+    check_number(mi, "mi", low=0.0)
     return math.sqrt(-math.expm1(-2.0 * mi / dim))
 
 
@@ -262,9 +276,15 @@ def sample_correlated_gaussian(
     Returns:
         ``(x, y)``, each ``(batch_size, dim)``.
     """
-    _check_positive_int(batch_size, "batch_size")
-    _check_positive_int(dim, "dim")
+    check_int(batch_size, "batch_size", minimum=1)
+    check_int(dim, "dim", minimum=1)
     r = _check_rho(rho)
+    if generator is not None:
+        check_instance(generator, "generator", torch.Generator, "a torch.Generator or None")
+    if device is not None:
+        device = check_device(device, "device")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating-point torch.dtype; got {dtype!r}")
     gen_device = generator.device if generator is not None else (device or "cpu")
     x = torch.randn(batch_size, dim, generator=generator, device=gen_device, dtype=dtype)
     eps = torch.randn(batch_size, dim, generator=generator, device=gen_device, dtype=dtype)
@@ -295,15 +315,13 @@ class GaussianStaircase:
     steps_per_level: int = 4000
 
     def __post_init__(self) -> None:
-        _check_positive_int(self.dim, "dim")
-        _check_positive_int(self.batch_size, "batch_size")
-        _check_positive_int(self.steps_per_level, "steps_per_level")
-        if self.batch_size < 2:
-            raise ValueError(f"batch_size must be at least 2 (a bound needs negatives); got {self.batch_size}")
-        if not self.levels:
-            raise ValueError("levels must hold at least one MI value")
-        for level in self.levels:
-            rho_for_mi(level, self.dim)  # validates each level
+        check_int(self.dim, "dim", minimum=1)
+        check_int(self.batch_size, "batch_size", minimum=2)  # a bound needs negatives
+        check_int(self.steps_per_level, "steps_per_level", minimum=1)
+        if isinstance(self.levels, str | bytes) or not isinstance(self.levels, tuple | list) or not self.levels:
+            raise ValueError(f"levels must be a non-empty tuple of MI values (nats); got {self.levels!r}")
+        for i, level in enumerate(self.levels):
+            check_number(level, f"levels[{i}]", low=0.0)
 
     @property
     def steps(self) -> int:
@@ -311,8 +329,7 @@ class GaussianStaircase:
 
     def mi_at(self, step: int) -> float:
         """True MI (nats) of the batches drawn at ``step``."""
-        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < self.steps:
-            raise ValueError(f"step must be an int in [0, {self.steps}); got {step!r}")
+        check_int(step, "step", minimum=0, maximum=self.steps - 1)
         return float(self.levels[step // self.steps_per_level])
 
     def true_mi(self) -> torch.Tensor:
@@ -353,13 +370,8 @@ def gaussian_log_conditional(x: torch.Tensor, y: torch.Tensor, rho: float) -> to
     Returns:
         ``(K, M)`` tensor in the dtype of ``x``.
     """
-    r = _check_rho(rho)
-    _check_pair_dims(x, y)
-    d = x.shape[1]
-    one_minus = 1.0 - r * r
-    # ||y - rho x||^2 expanded, so that no (K, M, d) tensor is ever formed.
-    sq = (y * y).sum(-1)[None, :] - 2.0 * r * (x @ y.T) + (r * r) * (x * x).sum(-1)[:, None]
-    return -0.5 * d * math.log(2.0 * math.pi * one_minus) - sq.clamp_min(0.0) / (2.0 * one_minus)
+    r = _check_gaussian_pair(x, y, rho)
+    return _log_conditional(x, y, r)
 
 
 def gaussian_log_density_ratio(x: torch.Tensor, y: torch.Tensor, rho: float) -> torch.Tensor:
@@ -368,10 +380,7 @@ def gaussian_log_density_ratio(x: torch.Tensor, y: torch.Tensor, rho: float) -> 
     The pointwise mutual information: :math:`I(X;Y) = \mathbb E_{p(x,y)}[\log r]`, and
     :math:`\mathbb E_{p(x)p(y)}[r] = 1`.
     """
-    log_cond = gaussian_log_conditional(x, y, rho)
-    d = y.shape[1]
-    log_marginal_y = -0.5 * d * math.log(2.0 * math.pi) - 0.5 * (y * y).sum(-1)
-    return log_cond - log_marginal_y[None, :]
+    return _log_density_ratio(x, y, _check_gaussian_pair(x, y, rho))
 
 
 def optimal_nwj_critic(x: torch.Tensor, y: torch.Tensor, rho: float) -> torch.Tensor:
@@ -381,7 +390,7 @@ def optimal_nwj_critic(x: torch.Tensor, y: torch.Tensor, rho: float) -> torch.Te
     respect to :math:`f(x, y)` to zero gives :math:`p(x,y) = p(x)p(y)e^{f-1}`. (Not
     :math:`1 + \log p(y \mid x)`: without the division by :math:`p(y)` the bound is loose.)
     """
-    return 1.0 + gaussian_log_density_ratio(x, y, rho)
+    return 1.0 + _log_density_ratio(x, y, _check_gaussian_pair(x, y, rho))
 
 
 def optimal_infonce_critic(x: torch.Tensor, y: torch.Tensor, rho: float) -> torch.Tensor:
@@ -392,7 +401,8 @@ def optimal_infonce_critic(x: torch.Tensor, y: torch.Tensor, rho: float) -> torc
     which turns the ratio into :math:`\log p(x \mid y)`. :math:`\log p(y \mid x)` is *not*
     optimal (it adds :math:`\log p(y_j)`, a function of the softmax's own index).
     """
-    return gaussian_log_conditional(y, x, rho).T
+    # Checked as (x, y) before the swap, so that a bad x is called x.
+    return _log_conditional(y, x, _check_gaussian_pair(x, y, rho)).T
 
 
 # --- training a critic ----------------------------------------------------------------------
@@ -436,10 +446,8 @@ class BoundObjective(nn.Module):
 
     def __init__(self, critic: nn.Module, bound: Callable[[torch.Tensor], torch.Tensor]):
         super().__init__()
-        if not isinstance(critic, nn.Module):
-            raise TypeError(f"critic must be a torch.nn.Module; got {type(critic).__name__}")
-        if not callable(bound):
-            raise TypeError(f"bound must be callable as bound(scores) -> 0-dim tensor; got {type(bound).__name__}")
+        check_instance(critic, "critic", nn.Module, "a torch.nn.Module")
+        check_callable(bound, "bound", "bound(scores) -> 0-dim tensor")
         self.critic = critic
         self.bound = bound
         self.name = f"{getattr(bound, '__name__', type(bound).__name__)} with {type(critic).__name__}"
@@ -469,10 +477,11 @@ def exponential_moving_average(values: torch.Tensor, span: int) -> torch.Tensor:
     Returns:
         ``(T,)`` float64 tensor; NaN until the first finite value.
     """
-    _check_positive_int(span, "span")
-    v = torch.as_tensor(values, dtype=torch.float64)
+    check_int(span, "span", minimum=1)
+    v = as_float64(values, "values")
     if v.ndim != 1:
-        raise ValueError(f"values must be a 1-D trajectory; got shape {tuple(v.shape)}")
+        raise ValueError(f"values must be a 1-D trajectory of shape (T,); got shape {tuple(v.shape)}")
+    v = v.detach().cpu()
     decay = 1.0 - 2.0 / (span + 1.0)
     out = torch.empty_like(v)
     num = den = 0.0
@@ -496,50 +505,48 @@ def _logmeanexp_off_diagonal(s: torch.Tensor) -> torch.Tensor:
     return torch.logsumexp(off.flatten(-2), dim=-1) - math.log(k * (k - 1))
 
 
+def _log_conditional(x: torch.Tensor, y: torch.Tensor, r: float) -> torch.Tensor:
+    d = x.shape[1]
+    one_minus = 1.0 - r * r
+    # ||y - rho x||^2 expanded, so that no (K, M, d) tensor is ever formed.
+    sq = (y * y).sum(-1)[None, :] - 2.0 * r * (x @ y.T) + (r * r) * (x * x).sum(-1)[:, None]
+    return -0.5 * d * math.log(2.0 * math.pi * one_minus) - sq.clamp_min(0.0) / (2.0 * one_minus)
+
+
+def _log_density_ratio(x: torch.Tensor, y: torch.Tensor, r: float) -> torch.Tensor:
+    log_marginal_y = -0.5 * y.shape[1] * math.log(2.0 * math.pi) - 0.5 * (y * y).sum(-1)
+    return _log_conditional(x, y, r) - log_marginal_y[None, :]
+
+
+def _check_gaussian_pair(x, y, rho) -> float:
+    check_tensor(x, "x", ndim=2, dims="(K, d)", floating=True)
+    check_tensor(y, "y", ndim=2, dims="(M, d)", floating=True)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"y must have the dimension d = {x.shape[1]} of x; got shape {tuple(y.shape)}")
+    check_same_device(x, "x", y, "y")
+    return _check_rho(rho)
+
+
 def _check_scores(scores) -> torch.Tensor:
-    if not isinstance(scores, torch.Tensor):
-        raise TypeError(f"scores must be a torch.Tensor of shape (..., K, K); got {type(scores).__name__}")
-    if scores.ndim < 2 or scores.shape[-1] != scores.shape[-2]:
+    check_tensor(scores, "scores", min_ndim=2, dims="(..., K, K)", floating=True)
+    if scores.shape[-1] != scores.shape[-2]:
         raise ValueError(f"scores must be square, of shape (..., K, K); got shape {tuple(scores.shape)}")
     if scores.shape[-1] < 2:
         raise ValueError(f"scores must have K >= 2 (a bound needs at least one negative); got K = {scores.shape[-1]}")
-    if not scores.is_floating_point():
-        raise TypeError(f"scores must be a floating-point tensor; got {scores.dtype}")
-    if not bool(torch.isfinite(scores).all()):
-        raise ValueError("scores must be finite (found NaN or inf): check the critic")
-    return scores
+    # Read on the CPU only: on a GPU this runs in every training step, and a NaN score there gives a
+    # NaN bound, which fit's NaN guard catches without a host synchronisation here.
+    return check_finite_tensor(scores, "scores", cpu_only=True, hint=": check the critic")
 
 
 def _check_rho(rho) -> float:
-    try:
-        r = float(rho)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"rho must be a number; got {type(rho).__name__}") from err
-    if not (math.isfinite(r) and -1.0 < r < 1.0):
-        raise ValueError(f"rho must lie strictly inside (-1, 1); got {r}")
-    return r
-
-
-def _check_positive_int(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
-
-
-def _check_pair_dims(x, y) -> None:
-    for name, t in (("x", x), ("y", y)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor; got {type(t).__name__}")
-        if t.ndim != 2:
-            raise ValueError(f"{name} must have shape (K, d); got {tuple(t.shape)}")
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y must have the same dimension d; got {x.shape[1]} and {y.shape[1]}")
+    return check_number(rho, "rho", low=-1.0, high=1.0, low_open=True, high_open=True)
 
 
 def _check_batch_pair(x, y, dim_x: int, dim_y: int) -> None:
+    check_tensor(x, "x", ndim=2, dims=f"(K, {dim_x})", floating=True)
+    check_tensor(y, "y", ndim=2, dims=f"(K, {dim_y})", floating=True)
     for name, t, dim in (("x", x, dim_x), ("y", y, dim_y)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor; got {type(t).__name__}")
-        if t.ndim != 2 or t.shape[1] != dim:
-            raise ValueError(f"{name} must have shape (K, {dim}); got {tuple(t.shape)}")
+        if t.shape[1] != dim:
+            raise ValueError(f"{name} must have shape (K, {dim}); got shape {tuple(t.shape)}")
     if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must hold the same number of samples K; got {x.shape[0]} and {y.shape[0]}")
+        raise ValueError(f"y must hold as many samples K as x ({x.shape[0]}); got {y.shape[0]}")

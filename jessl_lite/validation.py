@@ -46,10 +46,13 @@ __all__ = [
     "check_int_sequence",
     "check_interval",
     "check_generator",
+    "check_instance",
+    "check_callable",
     "check_device",
     "check_tensor",
     "check_same_shape",
     "check_same_device",
+    "check_matching_tensors",
     "check_finite_tensor",
     "check_tensor_range",
     "as_float64",
@@ -157,6 +160,21 @@ def check_generator(value: Any, name: str, *, optional: bool = False) -> torch.G
     return value
 
 
+def check_instance(value: Any, name: str, kind: type | tuple[type, ...], words: str) -> Any:
+    """``value`` if it is an instance of ``kind``; ``words`` says what was expected (``"an nn.Module"``)."""
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be {words}; got {type(value).__name__}")
+    return value
+
+
+def check_callable(value: Any, name: str, how: str = "") -> Any:
+    """``value`` if it is callable; ``how`` shows the expected call (``"hook(method, step) -> dict"``)."""
+    if not callable(value):
+        shape = f" as {how}" if how else ""
+        raise TypeError(f"{name} must be callable{shape}; got {type(value).__name__}")
+    return value
+
+
 def check_device(value: Any, name: str) -> torch.device:
     """``value`` (``"cpu"``, ``"cuda:1"``, a ``torch.device``) as a device that exists on this machine.
 
@@ -250,20 +268,45 @@ def check_same_device(first: torch.Tensor, first_name: str, second: torch.Tensor
         )
 
 
+def check_matching_tensors(
+    tensors: dict[str, Any],
+    *,
+    ndim: int | Sequence[int] | None = None,
+    min_ndim: int | None = None,
+    dims: str | None = None,
+    floating: bool = False,
+    nonempty: bool = False,
+) -> None:
+    """Each of ``{name: tensor}`` passes :func:`check_tensor`, and each has the shape and device of the first.
+
+    The paired arguments of a loss (``z1, z2``; ``p1, p2, z1, z2``): metadata only, no GPU sync.
+    """
+    items = list(tensors.items())
+    for name, value in items:
+        check_tensor(value, name, ndim=ndim, min_ndim=min_ndim, dims=dims, floating=floating, nonempty=nonempty)
+    first_name, first = items[0]
+    for name, value in items[1:]:
+        check_same_shape(first, first_name, value, name)
+        check_same_device(first, first_name, value, name)
+
+
 # --- tensors: data checks, for small exact tables only ----------------------------------------
 
 
-def check_finite_tensor(value: torch.Tensor, name: str) -> torch.Tensor:
-    """``value`` if no entry is NaN or infinite.
+def check_finite_tensor(value: torch.Tensor, name: str, *, cpu_only: bool = False, hint: str = "") -> torch.Tensor:
+    """``value`` if no entry is NaN or infinite; ``hint`` ends the message.
 
     Reads the data (one host synchronisation on a GPU): use it in functions that return an exact
-    answer on a small table, never on the training hot path.
+    answer on a small table, never on the training hot path. With ``cpu_only`` a tensor on another
+    device is returned unread (for functions that also run in every training step).
     """
+    if cpu_only and value.device.type != "cpu":
+        return value
     finite = torch.isfinite(value.detach())
     if not bool(finite.all()):
         n_nan = int(torch.isnan(value.detach()).sum())
         n_inf = int((~finite).sum()) - n_nan
-        raise ValueError(f"{name} must be finite; it holds {n_nan} NaN and {n_inf} infinite value(s)")
+        raise ValueError(f"{name} must be finite; it holds {n_nan} NaN and {n_inf} infinite value(s){hint}")
     return value
 
 

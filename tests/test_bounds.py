@@ -348,11 +348,11 @@ def test_other_bad_inputs():
         sample_correlated_gaussian(0, 2, 0.5)
     with pytest.raises(ValueError, match="mi"):
         rho_for_mi(-1.0, 2)
-    with pytest.raises(ValueError, match="x and y"):
+    with pytest.raises(ValueError, match="y must have the dimension d = 2 of x"):
         gaussian_log_conditional(torch.zeros(3, 2), torch.zeros(3, 4), 0.5)
     with pytest.raises(ValueError, match="x"):
         SeparableCritic(3, 3)(torch.zeros(4, 2), torch.zeros(4, 3))
-    with pytest.raises(ValueError, match="same number of samples"):
+    with pytest.raises(ValueError, match=r"y must hold as many samples K as x \(4\); got 5"):
         ConcatCritic(2, 2, hidden_dim=4)(torch.zeros(4, 2), torch.zeros(5, 2))
     with pytest.raises(ValueError, match="batch_size"):
         GaussianStaircase(batch_size=1)
@@ -369,3 +369,45 @@ def test_other_bad_inputs():
             CRITIC_CONFIG.replace(epochs=1))
     with pytest.raises(ValueError, match="span"):
         exponential_moving_average(torch.zeros(3), 0)
+
+
+def test_messages_use_the_callers_names():
+    # The critics build their encoders with mlp(in_dim, ...): a bad dim_x must not be called in_dim.
+    for critic in (SeparableCritic, BilinearCritic, ConcatCritic):
+        with pytest.raises(ValueError, match=r"^dim_x must be an int >= 1; got 0$"):
+            critic(0, 3)
+    with pytest.raises(ValueError, match="embed_dim"):
+        SeparableCritic(3, 3, embed_dim=0)
+    # optimal_infonce_critic swaps x and y inside: a bad x is still called x.
+    for critic in (optimal_infonce_critic, optimal_nwj_critic, gaussian_log_density_ratio):
+        with pytest.raises(TypeError, match="^x must be a torch.Tensor"):
+            critic("abc", torch.zeros(3, 2), 0.5)
+        with pytest.raises(TypeError, match="^y must be a torch.Tensor"):
+            critic(torch.zeros(3, 2), [[0.0, 0.0]], 0.5)
+
+
+@pytest.mark.parametrize("bad", [True, math.nan, math.inf, "0.5", torch.tensor(0.5)])
+def test_scalars_are_checked_for_type_and_finiteness(bad):
+    with pytest.raises((TypeError, ValueError), match="^rho must be"):
+        sample_correlated_gaussian(4, 2, bad)
+    with pytest.raises((TypeError, ValueError), match="^mi must be"):
+        rho_for_mi(bad, 2)
+    with pytest.raises((TypeError, ValueError), match=r"^levels\[1\] must be"):
+        GaussianStaircase(levels=(2.0, bad))
+    with pytest.raises(TypeError, match="^batch_size must be an int"):
+        sample_correlated_gaussian(True, 2, 0.5)
+
+
+def test_bad_samplers_and_trajectories_name_themselves():
+    with pytest.raises(TypeError, match="generator"):
+        sample_correlated_gaussian(4, 2, 0.5, generator=0)
+    with pytest.raises(TypeError, match="dtype"):
+        sample_correlated_gaussian(4, 2, 0.5, dtype=torch.int64)
+    with pytest.raises(ValueError, match="device"):
+        sample_correlated_gaussian(4, 2, 0.5, device="nowhere")
+    with pytest.raises(TypeError, match="values"):
+        exponential_moving_average("abc", 3)
+    with pytest.raises(ValueError, match=r"values must be a 1-D trajectory"):
+        exponential_moving_average(torch.zeros(2, 2), 3)
+    with pytest.raises(TypeError, match="scores must be a floating-point"):
+        infonce_bound(torch.zeros(3, 3, dtype=torch.long))

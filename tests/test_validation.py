@@ -193,3 +193,30 @@ def test_check_device_parses_and_refuses_missing_gpus(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ValueError, match="device='cuda:1' asks for a CUDA GPU, but none is available"):
         v.check_device("cuda:1", "device")
+
+
+def test_instance_and_callable_checks_name_the_argument():
+    assert v.check_instance(torch.nn.Linear(1, 1), "critic", torch.nn.Module, "an nn.Module") is not None
+    with pytest.raises(TypeError, match="^critic must be an nn.Module; got str$"):
+        v.check_instance("mlp", "critic", torch.nn.Module, "an nn.Module")
+    with pytest.raises(TypeError, match=r"^hook must be callable as hook\(method, step\); got int$"):
+        v.check_callable(3, "hook", "hook(method, step)")
+
+
+def test_matching_tensors_name_the_one_that_differs():
+    z = torch.zeros(4, 3)
+    v.check_matching_tensors({"z1": z, "z2": z}, ndim=2)
+    with pytest.raises(ValueError, match=r"^z2 must have the shape of z1 \(4, 3\); got \(4, 2\)$"):
+        v.check_matching_tensors({"z1": z, "z2": torch.zeros(4, 2)}, ndim=2)
+    with pytest.raises(TypeError, match="^z2 must be a torch.Tensor"):
+        v.check_matching_tensors({"z1": z, "z2": [[0.0]]})
+    with pytest.raises(ValueError, match="^z1 must not be empty"):
+        v.check_matching_tensors({"z1": z[:0], "z2": z[:0]}, nonempty=True)
+
+
+def test_finite_check_can_leave_accelerator_tensors_unread():
+    nan = torch.tensor([1.0, math.nan])
+    with pytest.raises(ValueError, match="scores must be finite; it holds 1 NaN and 0 infinite value.s.: hint$"):
+        v.check_finite_tensor(nan, "scores", cpu_only=True, hint=": hint")
+    meta = torch.empty(2, device="meta")  # not the CPU: returned unread
+    assert v.check_finite_tensor(meta, "scores", cpu_only=True) is meta
