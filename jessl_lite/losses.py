@@ -31,12 +31,12 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import math
+import math  # noqa: F401 (the examples in the docstrings use it)
 
 import torch
 import torch.nn.functional as F
 
-from .validation import check_bool
+from .validation import check_bool, check_int, check_matching_tensors, check_number, check_same_device, check_tensor
 
 __all__ = [
     "negative_cosine_similarity",
@@ -68,10 +68,8 @@ def negative_cosine_similarity(p: torch.Tensor, z: torch.Tensor, eps: float = 1e
         p: ``(N, D)`` predictions. z: ``(N, D)`` targets.
         eps: guards the division for zero vectors.
     """
-    if not isinstance(p, torch.Tensor) or not isinstance(z, torch.Tensor):
-        raise TypeError("p and z must be tensors")
-    if p.dim() != 2 or p.shape != z.shape:
-        raise ValueError(f"p and z must both have shape (N, D); got {tuple(p.shape)} and {tuple(z.shape)}")
+    _check_pair(p=p, z=z)
+    check_number(eps, "eps", low=0.0, low_open=True)
     # Cosine in float32 even under autocast: bf16 norms of 2048-wide vectors lose digits.
     p, z = _full_precision(p), _full_precision(z)
     return -(F.normalize(p, dim=1, eps=eps) * F.normalize(z, dim=1, eps=eps)).sum(dim=1).mean()
@@ -101,8 +99,7 @@ def simsiam_loss(
         >>> float(simsiam_loss(p, p, z, z))
         -1.0
     """
-    for tensor, name in ((p2, "p2"), (z1, "z1"), (z2, "z2")):
-        _check_pair(p1, tensor, "p1", name)
+    _check_pair(p1=p1, p2=p2, z1=z1, z2=z2)
     check_bool(stop_gradient, "stop_gradient")
     if stop_gradient:
         z1, z2 = z1.detach(), z2.detach()
@@ -131,7 +128,7 @@ def normalized_mse(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         >>> float(normalized_mse(torch.eye(3), torch.eye(3).roll(1, dims=1)))  # orthogonal pairs
         2.0
     """
-    _check_pair(p, z, "p", "z")
+    _check_pair(p=p, z=z)
     return 2 + 2 * negative_cosine_similarity(p, z)
 
 
@@ -156,8 +153,7 @@ def byol_loss(p1: torch.Tensor, p2: torch.Tensor, t1: torch.Tensor, t2: torch.Te
         >>> float(byol_loss(p, p, 5 * p, 5 * p)), float(byol_loss(p, p, -p, -p))   # aligned, opposite
         (0.0, 8.0)
     """
-    for tensor, name in ((p2, "p2"), (t1, "t1"), (t2, "t2")):
-        _check_pair(p1, tensor, "p1", name)
+    _check_pair(p1=p1, p2=p2, t1=t1, t2=t2)
     return normalized_mse(p1, t2.detach()) + normalized_mse(p2, t1.detach())
 
 
@@ -186,8 +182,8 @@ def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -
         >>> round(float(nt_xent_loss(u, u, 0.5)), 4) == round(math.log(1 + 6 * math.exp(-2)), 4)
         True
     """
-    _check_pair(z1, z2, "z1", "z2")
-    _check_positive(temperature, "temperature")
+    _check_pair(z1=z1, z2=z2)
+    check_number(temperature, "temperature", low=0.0, low_open=True)
     n = z1.shape[0]
     with _no_autocast(z1):
         u = F.normalize(_full_precision(torch.cat([z1, z2])), dim=1)
@@ -225,10 +221,9 @@ def sinkhorn_knopp(scores: torch.Tensor, epsilon: float = 0.05, iterations: int 
     Returns:
         ``(B, K)`` codes, float32 (or float64 for float64 scores).
     """
-    _check_matrix(scores, "scores")
-    _check_positive(epsilon, "epsilon")
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-        raise ValueError(f"iterations must be a positive int; got {iterations!r}")
+    check_tensor(scores, "scores", ndim=2, dims="(B, K)", floating=True, nonempty=True)
+    check_number(epsilon, "epsilon", low=0.0, low_open=True)
+    check_int(iterations, "iterations", minimum=1)
     s = _full_precision(scores)
     # Subtracting the maximum changes Q by one factor, which the first normalisation removes:
     # it only keeps exp from overflowing.
@@ -270,16 +265,20 @@ def swav_loss(
             (SwAV's queue for small batches): they join the Sinkhorn problem of their view, so
             equipartition is imposed over ``L + B`` samples, and only the batch's codes are used.
     """
-    _check_pair(scores1, scores2, "scores1", "scores2")
-    _check_positive(temperature, "temperature")
+    _check_pair(scores1=scores1, scores2=scores2)
+    check_number(temperature, "temperature", low=0.0, low_open=True)
+    check_number(epsilon, "epsilon", low=0.0, low_open=True)
+    check_int(iterations, "iterations", minimum=1)
+    for queue, name in ((queue_scores1, "queue_scores1"), (queue_scores2, "queue_scores2")):
+        if queue is not None:
+            check_tensor(queue, name, ndim=2, dims=f"(L, {scores1.shape[1]})", floating=True)
+            if queue.shape[1] != scores1.shape[1]:
+                raise ValueError(f"{name} must have K = {scores1.shape[1]} columns; got shape {tuple(queue.shape)}")
+            check_same_device(scores1, "scores1", queue, name)
     with _no_autocast(scores1):
         codes = []
-        views = ((scores1, queue_scores1, "queue_scores1"), (scores2, queue_scores2, "queue_scores2"))
-        for scores, queue, name in views:
+        for scores, queue in ((scores1, queue_scores1), (scores2, queue_scores2)):
             if queue is not None:
-                _check_matrix(queue, name)
-                if queue.shape[1] != scores.shape[1]:
-                    raise ValueError(f"{name} must have K = {scores.shape[1]} columns; got {tuple(queue.shape)}")
                 scores = torch.cat([queue.to(scores.dtype), scores.detach()])
             codes.append(sinkhorn_knopp(scores, epsilon, iterations)[-scores1.shape[0] :])
         log_p1 = F.log_softmax(_full_precision(scores1) / temperature, dim=1)
@@ -308,8 +307,10 @@ def cross_correlation(z1: torch.Tensor, z2: torch.Tensor, eps: float = 1e-5) -> 
     Returns:
         ``(D, D)`` matrix.
     """
-    _check_pair(z1, z2, "z1", "z2")
-    _check_positive(eps, "eps", allow_zero=True)
+    _check_pair(z1=z1, z2=z2)
+    if z1.shape[0] < 2:
+        raise ValueError(f"z1 must have N >= 2 rows (a correlation over the batch); got shape {tuple(z1.shape)}")
+    check_number(eps, "eps", low=0.0)
     with _no_autocast(z1):
 
         def standardize(z: torch.Tensor) -> torch.Tensor:
@@ -328,9 +329,8 @@ def barlow_twins_terms(c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     Args:
         c: ``(D, D)`` cross-correlation matrix from :func:`cross_correlation`.
     """
-    if not isinstance(c, torch.Tensor):
-        raise TypeError(f"c must be a tensor; got {type(c).__name__}")
-    if c.dim() != 2 or c.shape[0] != c.shape[1]:
+    check_tensor(c, "c", ndim=2, dims="(D, D)", floating=True)
+    if c.shape[0] != c.shape[1]:
         raise ValueError(f"c must be a square (D, D) matrix; got shape {tuple(c.shape)}")
     diagonal = c.diagonal()
     return (1 - diagonal).pow(2).sum(), c.pow(2).sum() - diagonal.pow(2).sum()
@@ -365,7 +365,7 @@ def barlow_twins_loss(
         >>> torch.allclose(loss, terms["invariance"] + 5e-3 * terms["redundancy"])
         True
     """
-    _check_positive(lambd, "lambd", allow_zero=True)
+    check_number(lambd, "lambd", low=0.0)
     check_bool(return_terms, "return_terms")
     invariance, redundancy = barlow_twins_terms(cross_correlation(z1, z2, eps))
     loss = invariance + lambd * redundancy
@@ -392,10 +392,10 @@ def vicreg_terms(
     Returns:
         ``(invariance, variance, covariance)``, three 0-dim tensors.
     """
-    _check_pair(z1, z2, "z1", "z2")
-    _check_positive(eps, "eps", allow_zero=True)
+    _check_pair(z1=z1, z2=z2)
+    check_number(eps, "eps", low=0.0)
     if z1.shape[0] < 2:
-        raise ValueError(f"z1 and z2 need N >= 2 rows for a variance; got {z1.shape[0]}")
+        raise ValueError(f"z1 must have N >= 2 rows for a variance; got shape {tuple(z1.shape)}")
     with _no_autocast(z1):
         a, b = _full_precision(z1), _full_precision(z2)
         n, d = a.shape
@@ -443,7 +443,7 @@ def vicreg_loss(
         (24.75, 0.99)
     """
     for value, name in ((sim_coeff, "sim_coeff"), (std_coeff, "std_coeff"), (cov_coeff, "cov_coeff")):
-        _check_positive(value, name, allow_zero=True)
+        check_number(value, name, low=0.0)
     check_bool(return_terms, "return_terms")
     invariance, variance, covariance = vicreg_terms(z1, z2, eps)
     loss = sim_coeff * invariance + std_coeff * variance + cov_coeff * covariance
@@ -468,24 +468,6 @@ def _no_autocast(x: torch.Tensor):
     return contextlib.nullcontext()
 
 
-def _check_matrix(x: torch.Tensor, name: str) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a tensor; got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor; got {x.dtype}")
-    if x.dim() != 2 or x.shape[0] < 1 or x.shape[1] < 1:
-        raise ValueError(f"{name} must have shape (N, D) with N, D >= 1; got {tuple(x.shape)}")
-
-
-def _check_pair(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
-    _check_matrix(a, name_a)
-    _check_matrix(b, name_b)
-    if a.shape != b.shape:
-        raise ValueError(f"{name_b} must have the shape of {name_a} {tuple(a.shape)}; got {tuple(b.shape)}")
-
-
-def _check_positive(value: float, name: str, *, allow_zero: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number; got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}; got {value!r}")
+def _check_pair(**tensors: torch.Tensor) -> None:
+    # The embeddings a loss compares row by row: (N, D) floats, N, D >= 1, one shape, one device.
+    check_matching_tensors(tensors, ndim=2, dims="(N, D)", floating=True, nonempty=True)

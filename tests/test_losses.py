@@ -508,3 +508,53 @@ def test_bad_arguments_name_themselves():
             vicreg_loss(z, z, return_terms=bad)
         with pytest.raises(TypeError, match="return_terms"):
             barlow_twins_loss(z, z, return_terms=bad)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -1.0, 0.0, True, "0.5", torch.tensor(0.5)])
+def test_temperatures_and_epsilons_are_finite_positive_numbers(bad):
+    z = torch.randn(4, 3)
+    with pytest.raises((TypeError, ValueError), match="^temperature must be"):
+        nt_xent_loss(z, z, temperature=bad)
+    with pytest.raises((TypeError, ValueError), match="^temperature must be"):
+        swav_loss(z, z, temperature=bad)
+    with pytest.raises((TypeError, ValueError), match="^epsilon must be"):
+        swav_loss(z, z, epsilon=bad)
+    with pytest.raises((TypeError, ValueError), match="^eps must be"):
+        negative_cosine_similarity(z, z, eps=bad)
+
+
+@pytest.mark.parametrize("bad", [math.nan, -math.inf, -1.0, True])
+def test_weights_are_finite_and_non_negative(bad):
+    z = torch.randn(4, 3)
+    with pytest.raises((TypeError, ValueError), match="^lambd must be"):
+        barlow_twins_loss(z, z, lambd=bad)
+    for name in ("sim_coeff", "std_coeff", "cov_coeff", "eps"):
+        with pytest.raises((TypeError, ValueError), match=f"^{name} must be"):
+            vicreg_loss(z, z, **{name: bad})
+    with pytest.raises((TypeError, ValueError), match="^eps must be"):
+        cross_correlation(z, z, eps=bad)
+
+
+def test_empty_batches_and_integer_embeddings_are_refused():
+    # An empty batch would make every loss NaN (a mean over nothing); integers cannot be normalised.
+    for loss in (nt_xent_loss, barlow_twins_loss, vicreg_loss, normalized_mse, negative_cosine_similarity):
+        with pytest.raises(ValueError, match="must not be empty"):
+            loss(torch.zeros(0, 3), torch.zeros(0, 3))
+        with pytest.raises(TypeError, match="floating-point"):
+            loss(torch.ones(4, 3, dtype=torch.long), torch.ones(4, 3, dtype=torch.long))
+    with pytest.raises(TypeError, match="scores"):
+        sinkhorn_knopp(torch.ones(4, 3, dtype=torch.long))
+    with pytest.raises(TypeError, match="c must be a floating-point"):
+        barlow_twins_terms(torch.eye(3, dtype=torch.long))
+    with pytest.raises(TypeError, match="queue_scores1"):
+        swav_loss(torch.randn(4, 3), torch.randn(4, 3), queue_scores1=[[0.0] * 3])
+    with pytest.raises(TypeError, match="iterations"):
+        swav_loss(torch.randn(4, 3), torch.randn(4, 3), iterations=2.0)
+
+
+def test_a_correlation_over_one_sample_is_refused():
+    # With N = 1 every standardised feature is 0: the loss would read D, as if collapsed.
+    with pytest.raises(ValueError, match="N >= 2"):
+        cross_correlation(torch.randn(1, 3), torch.randn(1, 3))
+    with pytest.raises(ValueError, match="N >= 2"):
+        barlow_twins_loss(torch.randn(1, 3), torch.randn(1, 3))
