@@ -63,7 +63,15 @@ from .heads import (
     VICRegProjectionHead,
 )
 from .losses import barlow_twins_loss, byol_loss, nt_xent_loss, simsiam_loss, swav_loss, vicreg_loss
-from .validation import check_bool, check_int
+from .validation import (
+    check_bool,
+    check_choice,
+    check_instance,
+    check_int,
+    check_matching_tensors,
+    check_number,
+    check_tensor,
+)
 
 __all__ = [
     "JointEmbeddingMethod",
@@ -87,8 +95,9 @@ def ema_update(target: nn.Module, online: nn.Module, decay: float) -> None:
 
     Lives here, beside the methods that own target networks; :func:`jessl_lite.train.fit` calls
     it after every step with BYOL's schedule (chapter 4)."""
-    if not 0 <= decay <= 1:
-        raise ValueError(f"decay must be in [0, 1]; got {decay}")
+    check_instance(target, "target", nn.Module, "an nn.Module")
+    check_instance(online, "online", nn.Module, "an nn.Module")
+    check_number(decay, "decay", low=0.0, high=1.0)
     t_params, o_params = list(target.parameters()), list(online.parameters())
     if len(t_params) != len(o_params):
         raise ValueError("target and online must have the same parameters")
@@ -103,8 +112,7 @@ class JointEmbeddingMethod(nn.Module):
 
     def __init__(self, backbone: nn.Module) -> None:
         super().__init__()
-        if not isinstance(backbone, nn.Module):
-            raise TypeError(f"backbone must be an nn.Module; got {type(backbone).__name__}")
+        check_instance(backbone, "backbone", nn.Module, "an nn.Module")
         self.backbone = backbone
 
     def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -116,6 +124,7 @@ class JointEmbeddingMethod(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Features ``(N, backbone.out_dim)`` of un-augmented inputs, for probes and kNN."""
+        check_tensor(x, "x", min_ndim=2, dims="(N, ...)", floating=True)
         return self.backbone(x)
 
     def target_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
@@ -156,13 +165,14 @@ class SimCLR(JointEmbeddingMethod):
         temperature: float = 0.5,
     ) -> None:
         super().__init__(backbone)
+        _check_sizes(dim=dim, hidden_dim=hidden_dim, proj_layers=proj_layers)
+        self.temperature = check_number(temperature, "temperature", low=0.0, low_open=True)
         if projector is None:
-            check_int(proj_layers, "proj_layers", minimum=1)
             projector = SimCLRProjectionHead(_feature_dim(backbone), hidden_dim, dim, proj_layers)
-        self.projector = projector
-        self.temperature = temperature
+        self.projector = _check_head(projector, "projector")
 
     def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        _check_views(view1, view2)
         z1 = gather_with_grad(self.projector(self.backbone(view1)))
         z2 = gather_with_grad(self.projector(self.backbone(view2)))
         loss = nt_xent_loss(z1, z2, self.temperature)
@@ -211,19 +221,21 @@ class SwAV(JointEmbeddingMethod):
         queue_length: int = 0,
     ) -> None:
         super().__init__(backbone)
-        check_int(num_prototypes, "num_prototypes", minimum=1)
+        _check_sizes(dim=dim, hidden_dim=hidden_dim, proj_layers=proj_layers, num_prototypes=num_prototypes)
         check_int(queue_length, "queue_length", minimum=0)
+        self.temperature = check_number(temperature, "temperature", low=0.0, low_open=True)
+        self.epsilon = check_number(epsilon, "epsilon", low=0.0, low_open=True)
+        self.sinkhorn_iterations = check_int(sinkhorn_iterations, "sinkhorn_iterations", minimum=1)
         if projector is None:
-            check_int(proj_layers, "proj_layers", minimum=1)
             projector = SwAVProjectionHead(_feature_dim(backbone), hidden_dim, dim, proj_layers)
-        self.projector = projector
+        self.projector = _check_head(projector, "projector")
         self.prototypes = SwAVPrototypes(dim, num_prototypes)
-        self.temperature, self.epsilon, self.sinkhorn_iterations = temperature, epsilon, sinkhorn_iterations
         self.queue_length = queue_length
         self.register_buffer("queue", torch.zeros(2, queue_length, dim))
         self.register_buffer("queue_filled", torch.zeros((), dtype=torch.long))
 
     def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        _check_views(view1, view2)
         # Prototypes stay on the unit sphere: the scores are cosines, like the embeddings'.
         self.prototypes.normalize_()
         z1 = gather_with_grad(F.normalize(self.projector(self.backbone(view1)), dim=1))
@@ -293,20 +305,19 @@ class BYOL(JointEmbeddingMethod):
         ema_decay: float | None = None,
     ) -> None:
         super().__init__(backbone)
-        if ema_decay is not None and (
-            isinstance(ema_decay, bool) or not isinstance(ema_decay, int | float) or not 0 <= ema_decay <= 1
-        ):
-            raise ValueError(f"ema_decay must be None or a number in [0, 1]; got {ema_decay!r}")
-        self.ema_decay = None if ema_decay is None else float(ema_decay)
+        _check_sizes(dim=dim, hidden_dim=hidden_dim, proj_layers=proj_layers, pred_dim=pred_dim)
+        self.ema_decay = None if ema_decay is None else check_number(ema_decay, "ema_decay", low=0.0, high=1.0)
         if projector is None:
-            check_int(proj_layers, "proj_layers", minimum=1)
             projector = BYOLProjectionHead(_feature_dim(backbone), hidden_dim, dim, proj_layers)
-        self.projector = projector
-        self.predictor = predictor if predictor is not None else BYOLPredictionHead(dim, pred_dim, dim)
+        self.projector = _check_head(projector, "projector")
+        if predictor is None:
+            predictor = BYOLPredictionHead(dim, pred_dim, dim)
+        self.predictor = _check_head(predictor, "predictor")
         self.target_backbone = copy.deepcopy(self.backbone).requires_grad_(False)
         self.target_projector = copy.deepcopy(self.projector).requires_grad_(False)
 
     def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        _check_views(view1, view2)
         if self.ema_decay is not None and self.training and torch.is_grad_enabled():
             for online, target in ((self.backbone, self.target_backbone), (self.projector, self.target_projector)):
                 ema_update(target, online, self.ema_decay)
@@ -366,15 +377,16 @@ class SimSiam(JointEmbeddingMethod):
         predictor_mode: str = "learned",
     ) -> None:
         super().__init__(backbone)
-        if predictor_mode not in ("learned", "identity", "fixed_random"):
-            raise ValueError(f"predictor_mode must be 'learned', 'identity' or 'fixed_random'; got {predictor_mode!r}")
+        check_choice(predictor_mode, "predictor_mode", ("learned", "identity", "fixed_random"))
         check_bool(stop_gradient, "stop_gradient")
         check_bool(fixed_predictor_lr, "fixed_predictor_lr")
+        _check_sizes(dim=dim, pred_dim=pred_dim, proj_layers=proj_layers)
         if projector is None:
-            check_int(proj_layers, "proj_layers", minimum=1)
             projector = SimSiamProjectionHead(_feature_dim(backbone), dim, dim, proj_layers)
-        self.projector = projector
-        self.predictor = predictor if predictor is not None else SimSiamPredictionHead(dim, pred_dim, dim)
+        self.projector = _check_head(projector, "projector")
+        if predictor is None:
+            predictor = SimSiamPredictionHead(dim, pred_dim, dim)
+        self.predictor = _check_head(predictor, "predictor")
         if predictor_mode == "identity":
             self.predictor = nn.Identity()
         elif predictor_mode == "fixed_random":
@@ -384,6 +396,7 @@ class SimSiam(JointEmbeddingMethod):
         self.fixed_predictor_lr = fixed_predictor_lr
 
     def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        _check_views(view1, view2)
         z1 = self.projector(self.backbone(view1))
         z2 = self.projector(self.backbone(view2))
         p1, p2 = self.predictor(z1), self.predictor(z2)
@@ -426,13 +439,14 @@ class BarlowTwins(JointEmbeddingMethod):
         lambd: float = 5e-3,
     ) -> None:
         super().__init__(backbone)
+        _check_sizes(dim=dim, hidden_dim=hidden_dim, proj_layers=proj_layers)
+        self.lambd = check_number(lambd, "lambd", low=0.0)
         if projector is None:
-            check_int(proj_layers, "proj_layers", minimum=1)
             projector = BarlowTwinsProjectionHead(_feature_dim(backbone), hidden_dim, dim, proj_layers)
-        self.projector = projector
-        self.lambd = lambd
+        self.projector = _check_head(projector, "projector")
 
     def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        _check_views(view1, view2)
         z1 = gather_with_grad(self.projector(self.backbone(view1)))
         z2 = gather_with_grad(self.projector(self.backbone(view2)))
         loss, terms = barlow_twins_loss(z1, z2, self.lambd, return_terms=True)
@@ -472,13 +486,16 @@ class VICReg(JointEmbeddingMethod):
         cov_coeff: float = 1.0,
     ) -> None:
         super().__init__(backbone)
+        _check_sizes(dim=dim, hidden_dim=hidden_dim, proj_layers=proj_layers)
+        self.sim_coeff = check_number(sim_coeff, "sim_coeff", low=0.0)
+        self.std_coeff = check_number(std_coeff, "std_coeff", low=0.0)
+        self.cov_coeff = check_number(cov_coeff, "cov_coeff", low=0.0)
         if projector is None:
-            check_int(proj_layers, "proj_layers", minimum=1)
             projector = VICRegProjectionHead(_feature_dim(backbone), hidden_dim, dim, proj_layers)
-        self.projector = projector
-        self.sim_coeff, self.std_coeff, self.cov_coeff = sim_coeff, std_coeff, cov_coeff
+        self.projector = _check_head(projector, "projector")
 
     def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        _check_views(view1, view2)
         z1 = gather_with_grad(self.projector(self.backbone(view1)))
         z2 = gather_with_grad(self.projector(self.backbone(view2)))
         loss, terms = vicreg_loss(z1, z2, self.sim_coeff, self.std_coeff, self.cov_coeff, return_terms=True)
@@ -521,8 +538,7 @@ def make_method(name: str, backbone: nn.Module, **options) -> JointEmbeddingMeth
         >>> make_method("simsiam", MLP(784, [256], 128), dim=64, pred_dim=16).predictor.out_dim
         64
     """
-    if name not in METHODS:
-        raise ValueError(f"name must be one of {sorted(METHODS)}; got {name!r}")
+    check_choice(name, "name", sorted(METHODS))
     cls = METHODS[name]
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "backbone")]
     unknown = sorted(set(options) - set(accepted))
@@ -539,6 +555,22 @@ def _feature_dim(backbone: nn.Module) -> int:
     if not isinstance(getattr(backbone, "out_dim", None), int):
         raise ValueError("backbone must have an int attribute out_dim when projector is None")
     return backbone.out_dim
+
+
+def _check_sizes(**sizes: int) -> None:
+    # Checked by the method under its own names: a head would call dim "out_dim".
+    for name, value in sizes.items():
+        check_int(value, name, minimum=1)
+
+
+def _check_head(head, name: str) -> nn.Module:
+    return check_instance(head, name, nn.Module, "an nn.Module or None")
+
+
+def _check_views(view1, view2) -> None:
+    # Every step: metadata only (no read of the data, so no wait for the GPU).
+    check_matching_tensors({"view1": view1, "view2": view2}, min_ndim=2, dims="(N, ...)", floating=True,
+                           nonempty=True)
 
 
 def _logged_std(z: torch.Tensor) -> torch.Tensor:

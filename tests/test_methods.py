@@ -14,7 +14,7 @@ from torch import nn
 
 from jessl_lite.evaluate import std_of_normalized
 from jessl_lite.losses import negative_cosine_similarity, normalized_mse, nt_xent_loss, swav_loss, vicreg_loss
-from jessl_lite.methods import METHODS, SimSiam, make_method
+from jessl_lite.methods import BYOL, METHODS, BarlowTwins, SimCLR, SimSiam, SwAV, VICReg, ema_update, make_method
 from jessl_lite.nets import MLP
 
 
@@ -97,7 +97,7 @@ def test_simsiam_interface_used_by_the_fit_loop():
 
 
 def test_bad_arguments_name_themselves():
-    with pytest.raises(ValueError, match="p and z"):
+    with pytest.raises(ValueError, match=r"z must have the shape of p \(3, 2\); got \(3, 4\)"):
         negative_cosine_similarity(torch.zeros(3, 2), torch.zeros(3, 4))
     with pytest.raises(TypeError, match="backbone"):
         SimSiam("resnet")
@@ -250,3 +250,64 @@ def test_make_method_rejects_an_option_the_method_does_not_take():
         make_method("swav", MLP(12, [16], 8), num_prototypes=0)
     with pytest.raises(ValueError, match="proj_layers"):
         make_method("vicreg", MLP(12, [16], 8), proj_layers=0)
+
+
+BACKBONE = MLP(12, [], 8)
+HYPER_PARAMETERS = [  # (method, option, bad values): each refused at construction, naming the option
+    (SimCLR, "temperature", (0.0, -1.0, math.nan, math.inf, True, "0.5")),
+    (SwAV, "temperature", (0.0, math.nan, True)),
+    (SwAV, "epsilon", (0.0, -0.05, math.inf)),
+    (SwAV, "sinkhorn_iterations", (0, 2.0, True)),
+    (SwAV, "num_prototypes", (0, True)),
+    (BYOL, "ema_decay", (-0.1, 1.5, math.nan, True, "0.9")),
+    (BarlowTwins, "lambd", (-1.0, math.nan, math.inf, True)),
+    (VICReg, "sim_coeff", (-1.0, math.nan)),
+    (VICReg, "std_coeff", (-25.0, math.inf)),
+    (VICReg, "cov_coeff", (-1.0, True)),
+    (SimSiam, "predictor_mode", ("random", None)),
+]
+
+
+@pytest.mark.parametrize(("cls", "option", "bads"), HYPER_PARAMETERS, ids=[f"{c.__name__}-{o}" for c, o, _ in
+                                                                         HYPER_PARAMETERS])
+def test_hyper_parameters_are_checked_at_construction(cls, option, bads):
+    for bad in bads:
+        with pytest.raises((TypeError, ValueError), match=f"^{option} must"):
+            cls(BACKBONE, dim=4, **{option: bad})
+
+
+@pytest.mark.parametrize("cls", [SimCLR, SwAV, BYOL, SimSiam, BarlowTwins, VICReg])
+def test_sizes_are_named_as_the_method_takes_them(cls):
+    # A head would call them in_dim/out_dim/hidden_dims; the method checks them under its own names.
+    options = [p for p in ("dim", "hidden_dim", "pred_dim", "proj_layers") if p in cls.__init__.__code__.co_varnames]
+    for option in options:
+        for bad in (0, -2, True, 4.0):
+            with pytest.raises((TypeError, ValueError), match=f"^{option} must be an int"):
+                cls(BACKBONE, **{"dim": 4, option: bad})
+    with pytest.raises(TypeError, match="^projector must be an nn.Module"):
+        cls(BACKBONE, "mlp")
+
+
+@pytest.mark.parametrize("cls", [SimCLR, SwAV, BYOL, SimSiam, BarlowTwins, VICReg])
+def test_views_are_checked_on_metadata_only(cls):
+    method = cls(BACKBONE, dim=4)
+    x = torch.randn(6, 12)
+    with pytest.raises(TypeError, match="^view1 must be a torch.Tensor"):
+        method.loss(x.tolist(), x)
+    with pytest.raises(ValueError, match=r"^view2 must have the shape of view1 \(6, 12\)"):
+        method.loss(x, x[:5])
+    with pytest.raises(TypeError, match="^view1 must be a floating-point tensor"):
+        method.loss(x.long(), x.long())
+    with pytest.raises(ValueError, match="^view1 must not be empty"):
+        method.loss(x[:0], x[:0])
+    with pytest.raises(TypeError, match="^x must be a torch.Tensor"):
+        method.embed("images")
+
+
+def test_ema_update_checks_its_arguments():
+    a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    for bad in (math.nan, -0.1, 1.1, True):
+        with pytest.raises((TypeError, ValueError), match="^decay must be"):
+            ema_update(a, b, bad)
+    with pytest.raises(TypeError, match="^online must be an nn.Module"):
+        ema_update(a, [b], 0.5)
