@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .validation import check_bool, check_choice, check_int, check_int_sequence
+
 __all__ = ["MLP", "ConvNet", "resnet18_cifar", "make_backbone", "BACKBONES"]
 
 
@@ -48,10 +50,13 @@ class MLP(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        for name, value in (("in_dim", in_dim), ("out_dim", out_dim), *(("hidden_dims", h) for h in hidden_dims)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must hold positive ints; got {value!r}")
-        if last_batchnorm not in (True, False, "no_affine"):
+        check_int(in_dim, "in_dim", minimum=1)
+        hidden_dims = check_int_sequence(hidden_dims, "hidden_dims", minimum=1)
+        check_int(out_dim, "out_dim", minimum=1)
+        check_bool(batchnorm, "batchnorm")
+        check_bool(bias, "bias")
+        # Compared by identity: 1 == True, and a 1 here is a mistake, not a choice.
+        if not (last_batchnorm is True or last_batchnorm is False or last_batchnorm == "no_affine"):
             raise ValueError(f"last_batchnorm must be True, False or 'no_affine'; got {last_batchnorm!r}")
         layers: list[nn.Module] = [nn.Flatten()]
         width = in_dim
@@ -84,8 +89,7 @@ class ConvNet(nn.Module):
     def __init__(self, in_channels: int = 1, width: int = 32, depth: int = 3) -> None:
         super().__init__()
         for name, value in (("in_channels", in_channels), ("width", width), ("depth", depth)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
+            check_int(value, name, minimum=1)
         layers: list[nn.Module] = []
         channels = in_channels
         for block in range(depth):
@@ -108,6 +112,7 @@ def resnet18_cifar(in_channels: int = 3) -> nn.Module:
     """
     from torchvision.models import resnet18
 
+    check_int(in_channels, "in_channels", minimum=1)
     net = resnet18(weights=None)
     net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
     net.maxpool = nn.Identity()
@@ -129,6 +134,7 @@ BACKBONES = {
 
 def make_backbone(name: str, in_channels: int, image_size: int) -> nn.Module:
     """A backbone by name (``"mlp"``, ``"convnet"``, ``"resnet18"``), for the command line."""
-    if name not in BACKBONES:
-        raise ValueError(f"name must be one of {sorted(BACKBONES)}; got {name!r}")
+    check_choice(name, "name", sorted(BACKBONES))
+    check_int(in_channels, "in_channels", minimum=1)
+    check_int(image_size, "image_size", minimum=1)
     return BACKBONES[name](in_channels, image_size)

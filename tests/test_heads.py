@@ -157,8 +157,13 @@ def test_bad_arguments_name_themselves():
             SimSiamProjectionHead(4, 4, 4, num_layers=bad)
     with pytest.raises(ValueError, match="num_prototypes"):
         SwAVPrototypes(4, 0)
-    with pytest.raises(ValueError, match="hidden_dims"):
+    # The head's own names, not those of the MLP it builds (hidden_dims[0], out_dim of a layer).
+    with pytest.raises(ValueError, match="^hidden_dim must be an int >= 1; got 0$"):
         BYOLPredictionHead(4, 0, 4)
+    with pytest.raises(ValueError, match="^hidden_dim must be an int >= 1; got 0$"):
+        SimCLRProjectionHead(4, 0, 4)
+    with pytest.raises(TypeError, match="^out_dim must be an int"):
+        SimSiamPredictionHead(4, 4, 4.0)
 
 
 def test_the_docstring_examples_run():

@@ -51,3 +51,21 @@ def test_make_backbone_and_bad_arguments():
         MLP(4, [0], 2)
     with pytest.raises(ValueError, match="last_batchnorm"):
         MLP(4, [], 2, last_batchnorm="yes")
+
+
+def test_sizes_are_ints_and_bools_are_not_sizes():
+    # True is an int in Python: MLP(True, ...) would build a one-input layer without a word.
+    with pytest.raises(TypeError, match="^in_dim must be an int"):
+        MLP(True, [4], 2)
+    with pytest.raises(TypeError, match=r"^hidden_dims\[1\] must be an int"):
+        MLP(4, [4, True], 2)
+    with pytest.raises(TypeError, match="^hidden_dims must be a sequence"):
+        MLP(4, 4, 2)
+    with pytest.raises(ValueError, match="^last_batchnorm"):
+        MLP(4, [4], 2, last_batchnorm=1)
+    with pytest.raises(TypeError, match="^batchnorm must be True or False"):
+        MLP(4, [4], 2, batchnorm=None)
+    with pytest.raises(TypeError, match="^depth must be an int"):
+        ConvNet(1, 8, depth=2.0)
+    with pytest.raises(ValueError, match="^image_size must be an int >= 1"):
+        make_backbone("mlp", 1, 0)
