@@ -22,6 +22,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .validation import (
+    check_callable,
+    check_finite_tensor,
+    check_int,
+    check_matching_tensors,
+    check_number,
+    check_tensor,
+)
+
 __all__ = [
     "embeddings",
     "knn_predict",
@@ -45,11 +54,19 @@ def embeddings(
 
     Modules are put in eval mode for the call and restored afterwards (BatchNorm then uses its
     running statistics, so a sample's embedding does not depend on its batch).
+
+    Without ``prepare`` the encoder sees ``images`` as they are: uint8 images are refused (pass
+    ``prepare=views.prepare``), and so are float images on the CPU that look like pixels in
+    0..255 (no negative value, some above 1); on a GPU that check would wait for the device, and
+    is left out.
     """
-    if not isinstance(images, torch.Tensor):
-        raise TypeError("images must be a tensor")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive; got {batch_size}")
+    check_callable(encoder, "encoder", "encoder(x) -> (n, D) features")
+    check_tensor(images, "images", min_ndim=1, dims="(N, ...)", nonempty=True)
+    if prepare is not None:
+        check_callable(prepare, "prepare", "prepare(images) -> float inputs of the encoder")
+    else:
+        _check_unprepared(images)
+    check_int(batch_size, "batch_size", minimum=1)
     owner = getattr(encoder, "__self__", encoder)  # a bound method such as method.embed
     module = owner if isinstance(owner, torch.nn.Module) else None
     mode = module.training if module is not None else False
@@ -89,18 +106,31 @@ def knn_predict(
 
     Returns:
         ``(M,)`` int64 predicted classes.
+
+    Raises ``ValueError`` for a NaN or infinite feature (a NaN similarity would win or lose every
+    comparison of ``topk`` and decide the prediction by accident) and for labels outside
+    ``0..num_classes-1``; these checks read the data once (this runs at evaluation, not in a
+    training step).
     """
     _check_features(train_features, "train_features")
     _check_features(test_features, "test_features")
-    if train_labels.shape != train_features.shape[:1]:
-        raise ValueError("train_labels must have shape (N,) matching train_features")
-    if train_features.shape[1] != test_features.shape[1]:
-        raise ValueError("train_features and test_features must have the same width D")
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int; got {k!r}")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive; got {temperature}")
-    num_classes = num_classes or int(train_labels.max()) + 1
+    if test_features.shape[1] != train_features.shape[1]:
+        raise ValueError(f"test_features must have the width D = {train_features.shape[1]} of train_features; "
+                         f"got shape {tuple(test_features.shape)}")
+    _check_labels(train_labels, "train_labels", train_features, "train_features")
+    check_int(k, "k", minimum=1)
+    check_number(temperature, "temperature", low=0.0, low_open=True)
+    if num_classes is not None:
+        check_int(num_classes, "num_classes", minimum=1)
+    check_int(chunk_size, "chunk_size", minimum=1)
+    for features, name in ((train_features, "train_features"), (test_features, "test_features")):
+        check_finite_tensor(features, name, hint=": check the encoder (a NaN embedding has no neighbours)")
+    largest = int(train_labels.max())
+    if int(train_labels.min()) < 0 or (num_classes is not None and largest >= num_classes):
+        classes = f"in 0..{num_classes - 1}" if num_classes is not None else ">= 0"
+        raise ValueError(f"train_labels must be class indices {classes}; they range over "
+                         f"[{int(train_labels.min())}, {largest}]")
+    num_classes = num_classes if num_classes is not None else largest + 1
     bank = F.normalize(train_features.float(), dim=1)
     labels = train_labels.to(bank.device).long()
     k = min(k, bank.shape[0])
@@ -126,8 +156,8 @@ def knn_accuracy(
     num_classes: int | None = None,
 ) -> float:
     """Accuracy in [0, 1] of :func:`knn_predict` on ``(test_features, test_labels)``."""
-    if test_labels.shape != test_features.shape[:1]:
-        raise ValueError("test_labels must have shape (M,) matching test_features")
+    _check_features(test_features, "test_features")
+    _check_labels(test_labels, "test_labels", test_features, "test_features")
     predicted = knn_predict(train_features, train_labels, test_features, k=k, temperature=temperature,
                             num_classes=num_classes)
     return float((predicted.cpu() == test_labels.cpu()).float().mean())
@@ -151,6 +181,17 @@ def linear_probe(
 
     _check_features(train_features, "train_features")
     _check_features(test_features, "test_features")
+    if test_features.shape[1] != train_features.shape[1]:
+        raise ValueError(f"test_features must have the width D = {train_features.shape[1]} of train_features; "
+                         f"got shape {tuple(test_features.shape)}")
+    _check_labels(train_labels, "train_labels", train_features, "train_features")
+    _check_labels(test_labels, "test_labels", test_features, "test_features")
+    check_number(C, "C", low=0.0, low_open=True)
+    check_int(max_iter, "max_iter", minimum=1)
+    for features, name in ((train_features, "train_features"), (test_features, "test_features")):
+        check_finite_tensor(features, name, hint=": check the encoder")
+    if int(train_labels.min()) < 0:
+        raise ValueError(f"train_labels must be class indices >= 0; the smallest is {int(train_labels.min())}")
     x_train = train_features.detach().float().cpu().numpy().astype(np.float64)
     x_test = test_features.detach().float().cpu().numpy().astype(np.float64)
     mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-8
@@ -169,7 +210,7 @@ def std_of_normalized(z: torch.Tensor) -> torch.Tensor:
     The checks look at the shape only and nothing is read back from the device, so every
     method of :mod:`jessl_lite.methods` logs it at every step (under ``torch.no_grad()``).
     """
-    _check_features(z, "z")
+    _check_features(z, "z", min_rows=2)
     return F.normalize(z.float(), dim=1).std(dim=0).mean()
 
 
@@ -181,8 +222,11 @@ def effective_rank(z: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
 
     with :math:`\sigma_k` the singular values of ``Z`` (not centred). It is ``r`` when ``Z`` has
     ``r`` equal non-zero singular values: 1 for embeddings collapsed onto one direction.
+    A NaN or infinite entry is a ``ValueError`` (the SVD cannot converge on it).
     """
     _check_features(z, "z")
+    check_number(eps, "eps", low=0.0, low_open=True)
+    check_finite_tensor(z, "z", hint=": check the encoder")
     sigma = torch.linalg.svdvals(z.double())
     p = sigma / sigma.sum().clamp_min(eps)
     return torch.exp(-(p * torch.log(p.clamp_min(eps))).sum())
@@ -191,9 +235,8 @@ def effective_rank(z: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
 def alignment(z1: torch.Tensor, z2: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
     r"""Wang & Isola's (2020) alignment of positive pairs: :math:`\mathbb{E}\,\lVert f(x) - f(y)\rVert_2^\alpha`
     over paired rows, after L2 normalisation. 0 when every pair coincides; lower is better."""
-    _check_features(z1, "z1")
-    if z1.shape != z2.shape:
-        raise ValueError(f"z1 and z2 must have the same shape; got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    check_matching_tensors({"z1": z1, "z2": z2}, ndim=2, dims="(N, D)", floating=True, nonempty=True)
+    check_number(alpha, "alpha", low=0.0, low_open=True)
     diff = F.normalize(z1.float(), dim=1) - F.normalize(z2.float(), dim=1)
     return diff.norm(dim=1).pow(alpha).mean()
 
@@ -202,15 +245,36 @@ def uniformity(z: torch.Tensor, t: float = 2.0) -> torch.Tensor:
     r"""Wang & Isola's (2020) uniformity: :math:`\log \mathbb{E}_{i<j} \exp(-t \lVert f_i - f_j\rVert_2^2)`
     over distinct pairs of L2-normalised rows. 0 for full collapse, about -4 for well-spread points
     on a high-dimensional sphere at ``t = 2``; lower is more uniform."""
-    _check_features(z, "z")
-    if z.shape[0] < 2:
-        raise ValueError("z needs at least two rows")
+    _check_features(z, "z", min_rows=2)
+    check_number(t, "t", low=0.0, low_open=True)
     sq = torch.pdist(F.normalize(z.double(), dim=1)).pow(2)
     return torch.logsumexp(-t * sq, dim=0) - torch.log(torch.tensor(float(sq.numel()), dtype=torch.float64))
 
 
-def _check_features(z: torch.Tensor, name: str) -> None:
-    if not isinstance(z, torch.Tensor):
-        raise TypeError(f"{name} must be a tensor; got {type(z).__name__}")
-    if z.dim() != 2 or z.shape[0] < 1:
-        raise ValueError(f"{name} must have shape (N, D) with N >= 1; got {tuple(z.shape)}")
+def _check_features(z, name: str, *, min_rows: int = 1) -> None:
+    check_tensor(z, name, ndim=2, dims="(N, D)", floating=True, nonempty=True)
+    if z.shape[0] < min_rows:
+        raise ValueError(f"{name} must have at least {min_rows} rows; got shape {tuple(z.shape)}")
+
+
+def _check_labels(labels, name: str, features: torch.Tensor, features_name: str) -> None:
+    check_tensor(labels, name, ndim=1, dims="(N,)")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"{name} must be an integer tensor of class indices; got dtype {labels.dtype}")
+    if labels.shape[0] != features.shape[0]:
+        raise ValueError(f"{name} must hold one label per row of {features_name} ({features.shape[0]}); "
+                         f"got shape {tuple(labels.shape)}")
+
+
+def _check_unprepared(images: torch.Tensor) -> None:
+    # Without prepare the encoder sees the tensor as it is: integer pixels would fail deep inside the
+    # first layer, and float pixels in 0..255 would pass as if they were scaled (and saturate).
+    if not images.is_floating_point():
+        raise TypeError(f"images of dtype {images.dtype} need prepare= (e.g. views.prepare) to become the "
+                        "encoder's float inputs")
+    if images.ndim == 4 and images.device.type == "cpu" and images.numel() > 0:
+        smallest, largest = (v.item() for v in torch.aminmax(images.detach()))
+        if smallest >= 0 and largest > 1:
+            raise ValueError(f"images look like pixels in 0..255 (float, values in [{smallest:g}, {largest:g}]) "
+                             "and prepare is None: pass uint8 images with prepare=views.prepare, or divide by "
+                             "255 and normalise them first")

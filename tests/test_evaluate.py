@@ -110,5 +110,70 @@ def test_bad_arguments_name_themselves():
         std_of_normalized(torch.randn(5))
     with pytest.raises(TypeError, match="z1"):
         alignment([1.0], torch.randn(1, 2))
-    with pytest.raises(ValueError, match="two rows"):
+    with pytest.raises(ValueError, match="z must have at least 2 rows"):
         uniformity(torch.randn(1, 3))
+
+
+def test_knn_refuses_nan_features_instead_of_predicting_class_zero():
+    # One NaN in the memory bank used to make topk pick it for every query and predict its class.
+    gen = torch.Generator().manual_seed(0)
+    bank, queries = torch.randn(50, 4, generator=gen), torch.randn(10, 4, generator=gen)
+    labels = torch.arange(50) % 5
+    bank[3, 0] = math.nan
+    with pytest.raises(ValueError, match="^train_features must be finite; it holds 1 NaN"):
+        knn_predict(bank, labels, queries)
+    queries[0, 1] = math.inf
+    with pytest.raises(ValueError, match="^test_features must be finite; it holds 0 NaN and 1 infinite"):
+        knn_predict(torch.randn(50, 4), labels, queries)
+    with pytest.raises(ValueError, match="^train_features must be finite"):
+        linear_probe(bank, labels, torch.randn(10, 4), labels[:10])
+    with pytest.raises(ValueError, match="^z must be finite"):
+        effective_rank(bank)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -0.1, 0.0, True, "0.1"])
+def test_knn_temperature_is_a_finite_positive_number(bad):
+    x, labels = torch.randn(5, 2), torch.arange(5)
+    with pytest.raises((TypeError, ValueError), match="^temperature must be"):
+        knn_predict(x, labels, x, temperature=bad)
+    with pytest.raises((TypeError, ValueError), match="^temperature must be"):
+        knn_accuracy(x, labels, x, labels, temperature=bad)
+
+
+def test_knn_and_probe_check_labels_and_widths():
+    x = torch.randn(6, 3)
+    with pytest.raises(TypeError, match="^train_labels must be an integer tensor"):
+        knn_predict(x, torch.zeros(6), x)
+    with pytest.raises(ValueError, match=r"^train_labels must be class indices in 0\.\.1; they range over \[0, 5\]"):
+        knn_predict(x, torch.arange(6), x, num_classes=2)
+    with pytest.raises(ValueError, match="^train_labels must be class indices >= 0"):
+        knn_predict(x, -torch.ones(6, dtype=torch.long), x)
+    with pytest.raises(ValueError, match="^test_features must have the width D = 3"):
+        knn_predict(x, torch.arange(6), torch.randn(2, 4))
+    with pytest.raises(ValueError, match=r"^test_labels must hold one label per row of test_features \(6\)"):
+        knn_accuracy(x, torch.arange(6), x, torch.arange(5))
+    with pytest.raises(TypeError, match="^train_features must be a floating-point tensor"):
+        knn_predict(x.long(), torch.arange(6), x)
+    with pytest.raises(ValueError, match="^C must be"):
+        linear_probe(x, torch.arange(6) % 2, x, torch.arange(6) % 2, C=math.nan)
+    with pytest.raises(TypeError, match="^max_iter must be an int"):
+        linear_probe(x, torch.arange(6) % 2, x, torch.arange(6) % 2, max_iter=10.0)
+
+
+def test_embeddings_refuse_unprepared_pixels():
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    pixels = torch.randint(0, 256, (3, 1, 2, 2), generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match=r"^images look like pixels in 0\.\.255"):
+        embeddings(net, pixels.float())  # float in 0..255, no prepare: the encoder would see them unscaled
+    with pytest.raises(TypeError, match="need prepare="):
+        embeddings(net, pixels.to(torch.uint8))
+    assert embeddings(net, pixels.float() / 255).shape == (3, 2)  # scaled floats pass
+    assert embeddings(net, pixels.to(torch.uint8), prepare=lambda x: x.float() / 255).shape == (3, 2)
+    with pytest.raises(TypeError, match="^encoder must be callable"):
+        embeddings("net", pixels.float() / 255)
+    with pytest.raises(TypeError, match="^prepare must be callable"):
+        embeddings(net, pixels, prepare="views")
+    with pytest.raises(TypeError, match="^batch_size must be an int"):
+        embeddings(net, pixels.float() / 255, batch_size=2.0)
+    with pytest.raises(ValueError, match="^images must not be empty"):
+        embeddings(net, pixels[:0].float())
