@@ -19,7 +19,7 @@ from torch import nn
 
 from .data import ImageData
 from .evaluate import effective_rank, embeddings, knn_accuracy, linear_probe, std_of_normalized
-from .validation import check_int, check_number
+from .validation import check_callable, check_instance, check_int, check_number, check_tensor
 
 __all__ = ["knn_monitor", "linear_probe_monitor", "embedding_monitor"]
 
@@ -33,9 +33,11 @@ def knn_monitor(
     """Weighted kNN accuracy (:func:`~jessl_lite.evaluate.knn_accuracy`) of ``method.embed`` features:
     ``queries`` classified by the labelled ``memory``, images passed through ``prepare`` first
     (``views.prepare``: to float and normalised). Returns ``{name: accuracy}``."""
-    _check_sets(memory, queries)
+    _check_sets(memory=memory, queries=queries)
+    _check_prepare(prepare)
     check_int(k, "k", minimum=1)
     check_number(temperature, "temperature", low=0.0, low_open=True)
+    _check_name(name, "name")
 
     def hook(method: nn.Module, step: int) -> dict[str, float]:
         features = [embeddings(method.embed, d.images, prepare) for d in (memory, queries)]
@@ -51,8 +53,10 @@ def linear_probe_monitor(
 ) -> Callable[[nn.Module, int], dict[str, float]]:
     """Test accuracy of a logistic regression on frozen ``method.embed`` features
     (:func:`~jessl_lite.evaluate.linear_probe`, regularisation ``C``). Returns ``{name: accuracy}``."""
-    _check_sets(train, test)
+    _check_sets(train=train, test=test)
+    _check_prepare(prepare)
     check_number(C, "C", low=0.0, low_open=True)
+    _check_name(name, "name")
 
     def hook(method: nn.Module, step: int) -> dict[str, float]:
         features = [embeddings(method.embed, d.images, prepare) for d in (train, test)]
@@ -68,8 +72,11 @@ def embedding_monitor(
     r"""Collapse diagnostics of embeddings of fixed ``images``: ``std_ratio`` (the std of the
     L2-normalised embeddings times :math:`\sqrt{D}`: about 1 when healthy, 0 when collapsed) and
     ``effective_rank``. ``encode(method)`` picks the layer (default: ``method.embed``)."""
-    if not isinstance(images, torch.Tensor) or images.dim() < 2:
-        raise TypeError("images must be a tensor of images (N, C, H, W) or features (N, D)")
+    check_tensor(images, "images", min_ndim=2, dims="(N, C, H, W) or (N, D)", nonempty=True)
+    _check_prepare(prepare)
+    if encode is not None:
+        check_callable(encode, "encode", "encode(method) -> encoder")
+    _check_name(prefix, "prefix")
 
     def hook(method: nn.Module, step: int) -> dict[str, float]:
         z = embeddings(encode(method) if encode is not None else method.embed, images, prepare)
@@ -79,7 +86,16 @@ def embedding_monitor(
     return hook
 
 
-def _check_sets(first, second) -> None:
-    for name, value in (("first set", first), ("second set", second)):
-        if not isinstance(value, ImageData):
-            raise TypeError(f"the {name} must be an ImageData (labelled images); got {type(value).__name__}")
+def _check_sets(**sets) -> None:
+    for name, value in sets.items():
+        check_instance(value, name, ImageData, "an ImageData (labelled images)")
+
+
+def _check_prepare(prepare) -> None:
+    if prepare is not None:
+        check_callable(prepare, "prepare", "prepare(images) -> float inputs (e.g. views.prepare)")
+
+
+def _check_name(value, name: str) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str (the metric's name in run.evals); got {type(value).__name__}")
