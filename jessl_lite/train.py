@@ -42,6 +42,7 @@ import contextlib
 import dataclasses
 import math
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -67,7 +68,15 @@ from .checkpoints import (
 from .data import ImageData
 from .methods import ema_update
 from .runs import Run
-from .validation import check_bool, check_choice, check_int, check_number
+from .validation import (
+    check_bool,
+    check_callable,
+    check_choice,
+    check_device,
+    check_instance,
+    check_int,
+    check_number,
+)
 
 __all__ = [
     "fit",
@@ -263,9 +272,9 @@ class Every:
     at_start: bool = True
 
     def __post_init__(self) -> None:
-        if not callable(self.hook):
-            raise TypeError(f"hook must be callable as hook(method, step) -> dict; got {type(self.hook).__name__}")
+        check_callable(self.hook, "hook", "hook(method, step) -> dict")
         check_int(self.every, "every", minimum=0)
+        check_bool(self.at_start, "at_start")
 
     def __call__(self, method: nn.Module, step: int) -> Mapping[str, float]:
         return self.hook(method, step)
@@ -284,16 +293,16 @@ def learning_rate(
     .. math:: \eta_k = \eta \frac{k+1}{W} \ (k < W), \qquad
               \eta_k = \eta_{\min} + (\eta - \eta_{\min}) \tfrac12\Big(1 + \cos \pi \frac{k - W}{K - W}\Big) \ (k \ge W)
     """
-    if not 0 <= step <= total_steps:
-        raise ValueError(f"step must be in [0, total_steps={total_steps}]; got {step}")
-    if not 0 <= warmup_steps < max(total_steps, 1):
-        raise ValueError(f"warmup_steps must be in [0, total_steps); got {warmup_steps}")
+    check_int(total_steps, "total_steps", minimum=1)
+    check_int(step, "step", minimum=0, maximum=total_steps)
+    check_number(base_lr, "base_lr", low=0.0)
+    check_int(warmup_steps, "warmup_steps", minimum=0, maximum=total_steps - 1)
+    check_number(final_lr, "final_lr", low=0.0)
+    check_choice(schedule, "schedule", LR_SCHEDULES)
     if step < warmup_steps:
         return base_lr * (step + 1) / warmup_steps
     if schedule == "constant":
         return base_lr
-    if schedule != "cosine":
-        raise ValueError(f"schedule must be 'cosine' or 'constant'; got {schedule!r}")
     progress = (step - warmup_steps) / max(total_steps - warmup_steps, 1)
     return final_lr + (base_lr - final_lr) * 0.5 * (1 + math.cos(math.pi * progress))
 
@@ -303,10 +312,9 @@ def byol_tau(step: int, total_steps: int, tau_base: float = 0.996) -> float:
 
     Starts at ``tau_base`` (k = 0) and rises to 1 (k = K): the target freezes as training ends.
     """
-    if not 0 <= step <= total_steps or total_steps < 1:
-        raise ValueError(f"step must be in [0, total_steps] with total_steps >= 1; got {step}, {total_steps}")
-    if not 0 <= tau_base <= 1:
-        raise ValueError(f"tau_base must be in [0, 1]; got {tau_base}")
+    check_int(total_steps, "total_steps", minimum=1)
+    check_int(step, "step", minimum=0, maximum=total_steps)
+    check_number(tau_base, "tau_base", low=0.0, high=1.0)
     return 1 - (1 - tau_base) * (math.cos(math.pi * step / total_steps) + 1) / 2
 
 
@@ -320,8 +328,10 @@ class LARS(torch.optim.Optimizer):
     """
 
     def __init__(self, params, lr: float, momentum: float = 0.9, weight_decay: float = 1e-6, eta: float = 1e-3):
-        if lr < 0 or momentum < 0 or weight_decay < 0 or eta <= 0:
-            raise ValueError("lr, momentum and weight_decay must be >= 0 and eta > 0")
+        check_number(lr, "lr", low=0.0)
+        check_number(momentum, "momentum", low=0.0, high=1.0)
+        check_number(weight_decay, "weight_decay", low=0.0)
+        check_number(eta, "eta", low=0.0, low_open=True)
         super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "eta": eta})
 
     @torch.no_grad()
@@ -349,6 +359,15 @@ def make_optimizer(
     name: str, groups: list[dict], lr: float, weight_decay: float, momentum: float = 0.9
 ) -> torch.optim.Optimizer:
     """``"sgd"`` (momentum), ``"lars"``, ``"adamw"`` or ``"adam"`` over ``groups`` (each may carry ``fixed_lr``)."""
+    check_choice(name, "name", OPTIMIZERS)
+    if isinstance(groups, Mapping) or not isinstance(groups, Sequence) or not groups or not all(
+        isinstance(g, Mapping) and "params" in g for g in groups
+    ):
+        raise TypeError("groups must be a non-empty list of parameter groups ({'params': [...], ...}), as "
+                        f"method.param_groups() returns; got {type(groups).__name__}")
+    check_number(lr, "lr", low=0.0, low_open=True)
+    check_number(weight_decay, "weight_decay", low=0.0)
+    check_number(momentum, "momentum", low=0.0, high=1.0)
     groups = [{**g, "fixed_lr": bool(g.get("fixed_lr", False))} for g in groups]
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
@@ -414,12 +433,13 @@ def fit(
     run continues from the last checkpoint and its record holds the steps before it too.
     """
     config = _as_config(config)
+    _check_fit_arguments(hooks, callback, info, until)
     state = _setup(method, data, views, config, info)
     _resume(state)
     with _interrupt_flag() as interrupted:
         if state.start == 0 and config.eval_at_start:
             _evaluate(state, hooks, 0, first=True)
-        end = state.total if until is None else min(check_int(until, "until", minimum=1), state.total)
+        end = state.total if until is None else min(until, state.total)
         for step in range(state.start, end):
             _train_step(state, step)
             done = step + 1
@@ -473,6 +493,20 @@ class _State:
     @property
     def skip_nonfinite(self) -> bool:
         return self.config.on_nonfinite == "skip"
+
+
+def _check_fit_arguments(hooks, callback, info, until) -> None:
+    if isinstance(hooks, str | bytes | Mapping) or not isinstance(hooks, Sequence):
+        raise TypeError(f"hooks must be a list of evaluation hooks hook(method, step) -> dict; got "
+                        f"{type(hooks).__name__}")
+    for i, hook in enumerate(hooks):
+        check_callable(hook, f"hooks[{i}]", "hook(method, step) -> dict")
+    if callback is not None:
+        check_callable(callback, "callback", "callback(step, logs)")
+    if info is not None:
+        check_instance(info, "info", Mapping, "a dict of JSON values or None")
+    if until is not None:
+        check_int(until, "until", minimum=1)
 
 
 def _as_config(config) -> FitConfig:
@@ -841,17 +875,32 @@ _METHOD_OPTIONS = {"dim": int, "hidden_dim": int, "pred_dim": int, "proj_layers"
                    "num_prototypes": int}
 
 
+_COMMAND_LINE_NAMES = ("method", "data", "backbone", "root", "device", "out")
+
+
 def _in_flag_names(message: str) -> str:
-    """An error message with the Python argument names it starts with written as flags."""
-    for name in sorted([*_field_names(), *_METHOD_OPTIONS], key=len, reverse=True):
+    """An error message with the Python argument names in it written as flags.
+
+    A name is rewritten where it starts the message (``log_every must be ...``), where a value
+    follows it (``device='cuda' asks ...`` -> ``--device cuda asks ...``), and anywhere when it has
+    an underscore (``checkpoint_dir``): plain words such as "steps" are left alone in the prose.
+    """
+    message = message.strip() or "an error with no message"
+    names = sorted([*_field_names(), *_METHOD_OPTIONS, *_COMMAND_LINE_NAMES], key=len, reverse=True)
+    for name in names:
+        flag = "--" + name.replace("_", "-")
+        message = re.sub(rf"(?<![\w-]){name}='([^']*)'", rf"{flag} \1", message)
+        message = re.sub(rf"(?<![\w-]){name}=", f"{flag}=", message)
         if message.startswith(name + " "):
-            return "--" + name.replace("_", "-") + message[len(name):]
+            message = flag + message[len(name):]
+        if "_" in name:
+            message = re.sub(rf"(?<![\w-]){name}\b", flag, message)
     return message
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line: the run's what (method, data, backbone) and every :class:`FitConfig` field."""
-    from .methods import METHODS
+    from .methods import METHOD_NAMES, METHODS
 
     parser = argparse.ArgumentParser(
         prog="python -m jessl_lite.train",
@@ -859,7 +908,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example: python -m jessl_lite.train --method simsiam --data mnist --steps 200 --eval-every 100",
     )
     what = parser.add_argument_group("what to train")
-    what.add_argument("--method", choices=sorted(METHODS), default="simsiam")
+    what.add_argument("--method", choices=sorted(METHODS), default="simsiam",
+                      help="the joint-embedding method (default: simsiam): "
+                           + ", ".join(f"{key} ({name})" for key, name in METHOD_NAMES.items()))
     what.add_argument("--data", choices=["mnist", "cifar10"], default="mnist",
                       help="trains on the training split, evaluates kNN on the test split")
     what.add_argument("--backbone", choices=["mlp", "convnet", "resnet18"], default=None,
@@ -868,7 +919,7 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: a GPU if there is one)")
     what.add_argument("--out", default=None, help="write the run record (JSON) here")
     what.add_argument("--debug", action="store_true", help="show the full traceback on an error")
-    options = parser.add_argument_group("method options (given only to methods that take them)")
+    options = parser.add_argument_group("method options (an option the --method does not take is an error)")
     for name, kind in _METHOD_OPTIONS.items():
         options.add_argument("--" + name.replace("_", "-"), type=kind, default=None)
     defaults = FitConfig()
@@ -885,24 +936,42 @@ def build_parser() -> argparse.ArgumentParser:
                 kind = {"lr": float, "weight_decay": float, "momentum": float, "tau_base": float,
                         "checkpoint_dir": str, "optimizer": str, "lr_schedule": str, "precision": str,
                         "on_nonfinite": str}.get(name, int)
+                words = _FLAG_HELP.get(name, "")
+                default = "0.05 * batch_size / 256" if name == "lr" else value
                 group.add_argument(flag, type=kind, default=value, choices=choices,
-                                   help=f"default: {value}" if name != "lr" else "default: 0.05 * batch_size / 256")
+                                   help=f"{words}{'; ' if words else ''}default: {default}")
     parser.set_defaults(lr=None, steps=None)
     return parser
+
+
+_FLAG_HELP = {
+    "precision": "auto: bf16 autocast on GPUs that have it, fp16 with loss scaling on others, float32 on CPUs",
+    "optimizer": "sgd has momentum; lars is You et al.'s",
+    "on_nonfinite": "stop: a NaN/inf loss ends the run; skip: that step's update is left out",
+}
 
 
 def main(argv: list[str] | None = None) -> Run:
     """``python -m jessl_lite.train --method simsiam --data mnist ...`` (see ``--help``).
 
-    Errors are printed as one line naming the flag (``--debug`` shows the traceback)."""
+    Every error is printed as one line naming the flag, exit status 2 (``--debug`` shows the
+    traceback instead); Ctrl-C prints one line too, exit status 130."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return _run_command_line(args)
-    except (ValueError, TypeError, FileNotFoundError, NonFiniteLossError) as err:
+    except KeyboardInterrupt as err:
         if args.debug:
             raise
-        parser.exit(2, f"{parser.prog}: error: {_in_flag_names(str(err))}\n")
+        parser.exit(130, f"{parser.prog}: {err or 'interrupted'}\n")
+    except Exception as err:
+        if args.debug:
+            raise
+        # Our own errors say what to change; anything else is named by its type (--debug shows where).
+        known = isinstance(err, ValueError | TypeError | FileNotFoundError | NonFiniteLossError)
+        what = _in_flag_names(str(err))
+        parser.exit(2, f"{parser.prog}: error: {what if known else f'{type(err).__name__}: {what}'} "
+                       "(--debug shows the traceback)\n")
 
 
 def _run_command_line(args: argparse.Namespace) -> Run:
@@ -918,6 +987,10 @@ def _run_command_line(args: argparse.Namespace) -> Run:
     if fields_["lr"] is None:
         fields_["lr"] = 0.05 * fields_["batch_size"] / 256
     config = FitConfig(**fields_)
+    options = {name: getattr(args, name) for name in _METHOD_OPTIONS if getattr(args, name) is not None}
+    _check_method_options(args.method, options)
+    if args.device is not None:
+        check_device(args.device, "device")
     device = distributed.setup_from_env()
     if device is None:
         from .profiles import choose_device
@@ -929,7 +1002,6 @@ def _run_command_line(args: argparse.Namespace) -> Run:
     views = mnist_views() if args.data == "mnist" else cifar10_views()
     backbone_name = args.backbone or ("convnet" if args.data == "mnist" else "resnet18")
     backbone = make_backbone(backbone_name, train.images.shape[1], train.images.shape[-1])
-    options = {name: getattr(args, name) for name in _METHOD_OPTIONS if getattr(args, name) is not None}
     method = make_method(args.method, backbone, **options)
     run = fit(method, train, views, config, hooks=[knn_monitor(train, test, views.prepare)],
               info={"backbone": backbone_name, "method_options": options, "test": test.name})
@@ -941,6 +1013,20 @@ def _run_command_line(args: argparse.Namespace) -> Run:
     if distributed.is_distributed():
         torch.distributed.destroy_process_group()
     return run
+
+
+def _check_method_options(method: str, options: dict[str, Any]) -> None:
+    # Before any data is loaded: --pred-dim with --method simclr is a mistake in the command.
+    import inspect
+
+    from .methods import METHODS
+
+    accepted = set(inspect.signature(METHODS[method].__init__).parameters)
+    unknown = [name for name in options if name not in accepted]
+    if unknown:
+        takes = [f"--{n.replace('_', '-')}" for n in _METHOD_OPTIONS if n in accepted]
+        flags = ", ".join(f"--{n.replace('_', '-')}" for n in unknown)
+        raise ValueError(f"--method {method} does not take {flags}; of the method options it takes {', '.join(takes)}")
 
 
 if __name__ == "__main__":

@@ -320,9 +320,95 @@ def test_command_line_errors_are_one_line_in_flag_names(tmp_path):
     assert "--log-every must be an int >= 1; got 0" in done.stderr
     done = subprocess.run(base + ["--method", "simclr", "--pred-dim", "8", "--steps", "2"], env=env,
                           capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and "Traceback" not in done.stderr and "pred_dim" in done.stderr
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--method simclr does not take --pred-dim" in done.stderr
     helptext = subprocess.run(base + ["--help"], env=env, capture_output=True, text=True, timeout=60).stdout
     assert "barlow_twins" in helptext and "bf16" in helptext and ":func:" not in helptext
+    assert "Barlow Twins" in helptext and ":class:" not in helptext and "``" not in helptext
+
+
+def _main_error(capsys, *argv: str) -> str:
+    from jessl_lite.train import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--backbone", "mlp", "--no-progress", *argv])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_command_line_names_a_missing_gpu_by_its_flag(capsys):
+    err = _main_error(capsys, "--device", "cuda")
+    assert err.startswith("python -m jessl_lite.train: error: --device cuda asks for a CUDA GPU")
+    assert "prefer" not in err
+
+
+def test_command_line_errors_of_every_kind_are_one_line(capsys, monkeypatch):
+    from jessl_lite import train
+
+    assert "--device must name a torch device" in _main_error(capsys, "--device", "gpu")
+    assert "--warmup-steps must be smaller than --steps=2; got 5" in _main_error(capsys, "--steps", "2",
+                                                                                 "--warmup-steps", "5")
+    assert "--temperature must be a finite number > 0; got nan" in _main_error(
+        capsys, "--method", "simclr", "--temperature", "nan", "--device", "cpu")
+
+    def boom(args):
+        raise RuntimeError("CUDA out of memory\nsecond line")
+
+    monkeypatch.setattr(train, "_run_command_line", boom)
+    err = _main_error(capsys)
+    assert "error: RuntimeError: CUDA out of memory" in err and "--debug shows the traceback" in err
+    with pytest.raises(RuntimeError, match="out of memory"):
+        train.main(["--debug"])
+
+    def interrupted(args):
+        raise KeyboardInterrupt("training interrupted after step 3 of 10")
+
+    monkeypatch.setattr(train, "_run_command_line", interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        train.main([])
+    assert exit_.value.code == 130 and "interrupted after step 3" in capsys.readouterr().err
+
+
+def test_schedules_optimizers_and_fit_check_their_arguments():
+    from jessl_lite.train import make_optimizer
+
+    for bad in (math.nan, -1.0, True):
+        with pytest.raises((TypeError, ValueError), match="^base_lr must"):
+            learning_rate(0, 10, bad)
+        with pytest.raises((TypeError, ValueError), match="^tau_base must"):
+            byol_tau(0, 10, bad)
+        with pytest.raises((TypeError, ValueError), match="^lr must"):
+            LARS(nn.Linear(2, 2).parameters(), lr=bad)
+    with pytest.raises(TypeError, match="^step must be an int"):
+        learning_rate(1.5, 10, 0.1)
+    with pytest.raises(ValueError, match="^schedule must be one of"):
+        learning_rate(0, 10, 0.1, schedule="linear")
+    with pytest.raises(ValueError, match="^total_steps must be an int >= 1"):
+        byol_tau(0, 0)
+    with pytest.raises(ValueError, match="^eta must be"):
+        LARS(nn.Linear(2, 2).parameters(), lr=0.1, eta=0.0)
+    with pytest.raises(ValueError, match="^name must be one of"):
+        make_optimizer("adagrad", [{"params": []}], 0.1, 0.0)
+    with pytest.raises(TypeError, match="^groups must be a non-empty list"):
+        make_optimizer("sgd", nn.Linear(2, 2).parameters(), 0.1, 0.0)
+    with pytest.raises(TypeError, match="^hook must be callable"):
+        Every("knn", 10)
+    with pytest.raises(TypeError, match="^at_start must be True or False"):
+        Every(lambda method, step: {}, 10, at_start=None)
+    method, config = _tiny_method(), FitConfig(steps=2, batch_size=32, progress=False)
+    sampler = _gaussian_pairs
+    with pytest.raises(TypeError, match=r"^hooks\[1\] must be callable"):
+        fit(method, sampler, None, config, hooks=[lambda m, s: {}, "knn"])
+    with pytest.raises(TypeError, match="^hooks must be a list"):
+        fit(method, sampler, None, config, hooks=lambda m, s: {})
+    with pytest.raises(TypeError, match="^callback must be callable"):
+        fit(method, sampler, None, config, callback="print")
+    with pytest.raises(TypeError, match="^info must be a dict"):
+        fit(method, sampler, None, config, info=["mnist"])
+    with pytest.raises(TypeError, match="^until must be an int"):
+        fit(method, sampler, None, config, until=1.0)
 
 
 def test_bad_arguments_name_themselves(mnist):
