@@ -14,6 +14,8 @@ import os
 import torch
 import torch.distributed as dist
 
+from .validation import check_tensor
+
 __all__ = ["is_distributed", "rank", "world_size", "setup_from_env", "gather_with_grad"]
 
 
@@ -74,8 +76,7 @@ def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
     of the gathered batch gets exactly the single-process gradient of the global batch.
     Without a process group this returns ``x`` itself.
     """
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a tensor; got {type(x).__name__}")
+    check_tensor(x, "x", min_ndim=1, dims="(n, ...)")
     if not is_distributed():
         return x
     return _GatherWithGrad.apply(x)

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from .validation import check_int, check_number
+
 __all__ = ["Run", "RUN_FORMAT"]
 
 #: Version of the JSON layout; :meth:`Run.from_dict` refuses layouts it does not know.
@@ -69,10 +71,25 @@ class Run:
     evals: list[dict[str, float]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.method, str):
+            raise TypeError(f"method must be a str (the method's name); got {type(self.method).__name__}")
+        check_int(self.seed, "seed")
+        for name in ("config", "info", "summary", "curves"):
+            if not isinstance(getattr(self, name), dict):
+                raise TypeError(f"{name} must be a dict; got {type(getattr(self, name)).__name__}")
+        if "step" not in self.curves:
+            raise ValueError(f"curves must hold a 'step' column; got {sorted(self.curves)}")
+        if not isinstance(self.evals, list):
+            raise TypeError(f"evals must be a list of dicts; got {type(self.evals).__name__}")
+        check_number(self.seconds, "seconds", low=0.0)
+
     # --- filling it ------------------------------------------------------------------------------
 
     def log_step(self, step: int, values: dict[str, float]) -> None:
         """Append one training step's values (new names are padded with NaN before this step)."""
+        check_int(step, "step", minimum=0)
+        _check_values(values, "values")
         n = len(self.curves["step"])
         self.curves["step"].append(int(step))
         for name, value in values.items():
@@ -86,6 +103,8 @@ class Run:
 
     def log_eval(self, step: int, metrics: dict[str, float]) -> None:
         """Append (or extend, when the last row has the same step) an evaluation row."""
+        check_int(step, "step", minimum=0)
+        _check_values(metrics, "metrics")
         row = {name: _json_number(value) for name, value in metrics.items()}
         if self.evals and self.evals[-1]["step"] == int(step):
             self.evals[-1].update(row)
@@ -101,12 +120,14 @@ class Run:
 
     def curve(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """``(steps, values)`` of a training curve, as numpy arrays."""
+        _check_name(name)
         if name not in self.curves:
             raise KeyError(f"no curve {name!r} in this run; it has {sorted(self.curves)}")
         return np.asarray(self.curves["step"], dtype=np.int64), np.asarray(self.curves[name], dtype=np.float64)
 
     def metric(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """``(steps, values)`` of an evaluated metric, over the evaluations that have it."""
+        _check_name(name)
         rows = [row for row in self.evals if name in row]
         if not rows:
             names = sorted({k for row in self.evals for k in row} - {"step"})
@@ -116,6 +137,7 @@ class Run:
 
     def final(self, name: str) -> float:
         """The last evaluated value of ``name`` (or, if no evaluation has it, the curve's last value)."""
+        _check_name(name)
         if any(name in row for row in self.evals):
             return float(self.metric(name)[1][-1])
         return float(self.curve(name)[1][-1])
@@ -130,12 +152,8 @@ class Run:
         (default ``min(50, max_points // 2)``: what a re-check of the run's first steps compares),
         then evenly spaced steps, the last included. Deterministic: the same record gives the same
         subsample. Evaluations are kept."""
-        if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 2:
-            raise ValueError(f"max_points must be an int >= 2; got {max_points!r}")
-        if head is None:
-            head = min(50, max_points // 2)
-        if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < max_points:
-            raise ValueError(f"head must be an int in [0, max_points); got {head!r}")
+        check_int(max_points, "max_points", minimum=2)
+        head = min(50, max_points // 2) if head is None else check_int(head, "head", minimum=0, maximum=max_points - 1)
         n = self.steps
         if n <= max_points:
             keep = np.arange(n)
@@ -174,6 +192,8 @@ class Run:
     def to_json(self, path: str | os.PathLike | None = None, *, max_points: int | None = 1000) -> str:
         """JSON text (NaN and infinities written as ``null``), curves subsampled to ``max_points``
         steps (``None``: all); written to ``path`` too when given."""
+        if path is not None and not isinstance(path, str | os.PathLike):
+            raise TypeError(f"path must be a str or os.PathLike; got {type(path).__name__}")
         record = self.subsampled(max_points) if max_points is not None else self
         text = json.dumps(_nan_to_none(record.to_dict()), indent=1, sort_keys=False, allow_nan=False)
         if path is not None:
@@ -183,16 +203,34 @@ class Run:
 
     @classmethod
     def from_json(cls, text: str) -> Run:
-        return cls.from_dict(json.loads(text))
+        if not isinstance(text, str | bytes):
+            raise TypeError(f"text must be a str of JSON (Run.to_json's); got {type(text).__name__}")
+        try:
+            state = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"text is not JSON: {err}") from None
+        return cls.from_dict(state)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Run:
         """A record written by :meth:`to_json`."""
+        if not isinstance(path, str | os.PathLike):
+            raise TypeError(f"path must be a str or os.PathLike; got {type(path).__name__}")
         path = Path(path)
         try:
             return cls.from_json(path.read_text())
         except (json.JSONDecodeError, ValueError, TypeError) as err:
             raise ValueError(f"{path} is not a readable run record: {err}") from None
+
+
+def _check_name(name) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str (a curve or metric name); got {type(name).__name__}")
+
+
+def _check_values(values, name: str) -> None:
+    if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
+        raise TypeError(f"{name} must be a dict of numbers by name; got {type(values).__name__}")
 
 
 def _json_number(value: Any) -> Any:
