@@ -34,6 +34,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 import seaborn as sns
 
+from .validation import check_callable, check_int, check_number
+
 __all__ = [
     "BOOK_PALETTE",
     "METHOD_COLORS",
@@ -118,6 +120,8 @@ def glue(name: str, value: Any) -> None:
     that format specs in the prose apply. Returns nothing, so a cell that ends in ``glue``
     prints nothing.
     """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str (the name the prose refers to); got {name!r}")
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
@@ -145,8 +149,19 @@ class InteractiveFigure:
         caption: str = "",
         formats: Mapping[str, str] | None = None,
     ) -> None:
-        if not callable(draw):
-            raise TypeError(f"draw must be callable as draw(fig, **values); got {type(draw).__name__}")
+        check_callable(draw, "draw", "draw(fig, **values)")
+        if isinstance(figsize, str | bytes) or not isinstance(figsize, Sequence) or len(figsize) != 2:
+            raise TypeError(f"figsize must be a pair (width, height) in inches; got {figsize!r}")
+        figsize = tuple(check_number(v, f"figsize[{i}]", low=0.0, low_open=True) for i, v in enumerate(figsize))
+        check_int(dpi, "dpi", minimum=1)
+        if not isinstance(caption, str):
+            raise TypeError(f"caption must be a str; got {type(caption).__name__}")
+        for name, mapping in (("initial", initial), ("formats", formats)):
+            if mapping is not None and not isinstance(mapping, Mapping):
+                raise TypeError(f"{name} must be a mapping of slider name -> value, or None; got "
+                                f"{type(mapping).__name__}")
+        if formats is not None and not all(isinstance(f, str) for f in formats.values()):
+            raise TypeError(f"formats must map slider names to format specs such as '.2f'; got {formats!r}")
         if not isinstance(sliders, Mapping) or not sliders:
             raise ValueError("sliders must be a non-empty mapping of name -> sequence of values")
         self.names = list(sliders)
@@ -154,6 +169,8 @@ class InteractiveFigure:
         for name, values in sliders.items():
             if not isinstance(name, str) or not name.isidentifier():
                 raise ValueError(f"sliders: each name must be a Python identifier; got {name!r}")
+            if isinstance(values, str | bytes) or not hasattr(values, "__iter__"):
+                raise TypeError(f"sliders[{name!r}] must be a sequence of values; got {type(values).__name__}")
             vals = list(values)
             if not vals:
                 raise ValueError(f"sliders[{name!r}] must hold at least one value")

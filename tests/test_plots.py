@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 import re
 
 import matplotlib
@@ -77,6 +78,25 @@ def test_bad_arguments():
         interactive_figure(draw_line, {"slope": [0.0], "offset": [0.0]}, initial={"slope": 5.0})
     with pytest.raises(ValueError, match="unknown"):
         interactive_figure(draw_line, {"slope": [0.0], "offset": [0.0]}, initial={"angle": 0.0})
+
+
+def test_sizes_captions_and_formats_are_checked():
+    sliders = {"slope": [0.0, 1.0], "offset": [0.0]}
+    for bad in ((7.0,), (7.0, math.nan), (7.0, -1.0), "wide"):
+        with pytest.raises((TypeError, ValueError), match="^figsize"):
+            interactive_figure(draw_line, sliders, figsize=bad)
+    with pytest.raises(TypeError, match="^dpi must be an int"):
+        interactive_figure(draw_line, sliders, dpi=80.0)
+    with pytest.raises(TypeError, match="^caption must be a str"):
+        interactive_figure(draw_line, sliders, caption=None)
+    with pytest.raises(TypeError, match="^formats must map slider names"):
+        interactive_figure(draw_line, sliders, formats={"slope": 2})
+    with pytest.raises(TypeError, match="^initial must be a mapping"):
+        interactive_figure(draw_line, sliders, initial=[0.0])
+    with pytest.raises(TypeError, match=r"^sliders\['slope'\] must be a sequence"):
+        interactive_figure(draw_line, {"slope": 1.0})
+    with pytest.raises(TypeError, match="^name must be a non-empty str"):
+        glue(3, 1.5)
 
 
 def test_glue_displays_nothing(capsys):
