@@ -106,6 +106,23 @@ def test_collapse_monitor_measures_the_projector_output_and_checks_its_inputs():
         collapse_monitor(images[:1], views)
     with pytest.raises(TypeError, match="prepare"):
         collapse_monitor(images, object())
+    with pytest.raises(TypeError, match="^images must be a torch.Tensor"):
+        collapse_monitor(images.tolist(), views)
+    with pytest.raises(TypeError, match="^method must have a backbone module"):
+        projector_output(nn.Sequential(), images, views)
+
+
+def test_diagnostics_refuse_non_finite_embeddings():
+    z = torch.randn(16, 4)
+    z[2, 1] = math.nan
+    # effective_rank and the spectrum would stop inside the eigensolver (or return NaN).
+    for diagnostic in (collapse_diagnostics, covariance_spectrum):
+        with pytest.raises(ValueError, match="^z must be finite; it holds 1 NaN"):
+            diagnostic(z)
+        with pytest.raises(TypeError, match="^z must be a floating-point tensor"):
+            diagnostic(torch.ones(16, 4, dtype=torch.long))
+        with pytest.raises(ValueError, match="N >= 2"):
+            diagnostic(torch.randn(1, 4))
 
 
 @pytest.fixture(scope="module")

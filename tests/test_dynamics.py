@@ -154,6 +154,46 @@ def test_bad_input():
         balanced_time(0.1, 0.9, 0.5)
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf, True, "0.1"])
+def test_rates_are_finite_numbers(bad):
+    # A NaN compares false with everything: `if sigma2 < 0: raise` let it through, and every curve was NaN.
+    W, Wp, Wa = _random()
+    with pytest.raises((TypeError, ValueError), match="^sigma2 must be"):
+        linear_ssl_loss(W, Wp, Wa, bad)
+    for name in ("lr", "alpha_p", "eta", "ema_decay"):
+        with pytest.raises((TypeError, ValueError), match=f"^{name} must be"):
+            simulate_linear_ssl(W, Wp, sigma2=0.1, steps=1, **{name: bad})
+    for name in ("sigma2", "alpha_p", "eta", "tau"):
+        with pytest.raises((TypeError, ValueError), match=f"^{name} must be"):
+            eigen_ode(0.1, 0.1, **{"sigma2": 0.5, name: bad})
+        with pytest.raises((TypeError, ValueError), match=f"^{name} must be"):
+            fixed_points(**{"sigma2": 0.5, name: bad})
+    with pytest.raises((TypeError, ValueError), match="^dt must be"):
+        integrate_eigen_ode(0.1, 0.1, sigma2=0.5, steps=2, dt=bad)
+    with pytest.raises((TypeError, ValueError), match="^p must be"):
+        balanced_time(bad, 0.1, 0.5)
+
+
+def test_matrices_and_modes_name_themselves():
+    W, Wp, Wa = _random()
+    with pytest.raises(TypeError, match="^W must be a torch.Tensor"):
+        linear_ssl_loss(W.tolist(), Wp, Wa, 0.1)
+    with pytest.raises(TypeError, match="^Wa must be a floating-point tensor"):
+        linear_ssl_loss(W, Wp, Wa.long(), 0.1)
+    with pytest.raises(ValueError, match=r"^Wa must have the shape of W"):
+        linear_ssl_gradients(W, Wp, Wa[:, :1], 0.1)
+    with pytest.raises(TypeError, match="^stop_gradient must be True or False"):
+        simulate_linear_ssl(W, Wp, sigma2=0.1, steps=1, stop_gradient=None)
+    with pytest.raises(TypeError, match="^steps must be an int"):
+        simulate_linear_ssl(W, Wp, sigma2=0.1, steps=True)
+    with pytest.raises(ValueError, match=r"^s0 must broadcast with p0 \(3,\)"):
+        integrate_eigen_ode(torch.ones(3), torch.ones(2), sigma2=0.5, steps=1)
+    with pytest.raises(TypeError, match="^p0 must be numeric"):
+        integrate_eigen_ode("0.1", 0.1, sigma2=0.5, steps=1)
+    with pytest.raises(TypeError, match="^run must be a Run"):
+        eigenvalue_curves({"curves": {}}, "s")
+
+
 def test_chapter_4_exercise_references_agree_with_pen_and_paper():
     from jessl_lite.exercises import EXERCISES
 

@@ -131,6 +131,31 @@ def test_bad_arguments_name_themselves():
         conv_encoder(0)
 
 
+def test_sizes_rates_and_targets_are_checked_under_their_own_names():
+    # make_critic builds BilinearCritic(dim, dim): a bad dim must be called dim, not dim_x.
+    with pytest.raises(ValueError, match="^dim must be an int >= 1; got 0$"):
+        make_critic("bilinear", 0)
+    with pytest.raises(TypeError, match="^hidden_dim must be an int"):
+        make_critic("separable", 4, hidden_dim=True)
+    for bad in (math.nan, math.inf, True):
+        with pytest.raises((TypeError, ValueError), match="^target must be"):
+            InfoMax(nn.Flatten(), nn.Flatten(), make_critic("bilinear", 4), target=bad)
+    with pytest.raises(ValueError, match="^lr must be"):
+        SIZES["quick"].__class__(lr=-1e-4)
+    with pytest.raises(ValueError, match="^parts must be three sizes"):
+        SIZES["quick"].__class__(parts=(10, 10))
+    with pytest.raises(TypeError, match="^steps must be an int"):
+        SIZES["quick"].fit_config(10.0)
+    with pytest.raises(TypeError, match="^channels must be an int"):
+        conv_encoder(True)
+    method = InfoMax(nn.Flatten(), nn.Flatten(), make_critic("bilinear", HALF_DIM))
+    top = torch.rand(4, 1, 14, 28)
+    with pytest.raises(ValueError, match=r"^view2 must hold as many halves as view1 \(4\)"):
+        method.loss(top, top[:3])
+    with pytest.raises(TypeError, match="^view1 must be a torch.Tensor"):
+        method.loss(top.tolist(), top)
+
+
 # --- evaluation --------------------------------------------------------------------------------
 
 
@@ -164,6 +189,12 @@ def test_heldout_bound_averages_full_batches_and_respects_log_k(parts, one_threa
     assert heldout_bound(method, probe_test, 8) <= math.log(8)
     with pytest.raises(ValueError, match="batch_size"):
         heldout_bound(method, probe_test, 1)
+    with pytest.raises(TypeError, match="^batch_size must be an int"):
+        heldout_bound(method, probe_test, True)
+    with pytest.raises(TypeError, match="^data must be an ImageData"):
+        heldout_bound(method, probe_test.images, 8)
+    with pytest.raises(TypeError, match="^method must be an InfoMax"):
+        heldout_bound(nn.Flatten(), probe_test, 8)
 
 
 def test_global_probe_ignores_the_scale_of_the_features(parts):
@@ -181,6 +212,9 @@ def test_global_probe_ignores_the_scale_of_the_features(parts):
         probe_accuracy(nn.Flatten(), small_train, small_test, scaling="minmax")
     with pytest.raises(TypeError, match="train"):
         probe_accuracy(nn.Flatten(), small_train.images, small_test)
+    for bad in (math.nan, -1.0, True):
+        with pytest.raises((TypeError, ValueError), match="^C must be"):
+            probe_accuracy(nn.Flatten(), small_train, small_test, C=bad)
 
 
 def test_probe_agrees_with_an_independent_logistic_regression(parts):

@@ -41,6 +41,7 @@ from ..methods import SimSiam
 from ..monitors import knn_monitor
 from ..runs import Run
 from ..train import Every, FitConfig, fit
+from ..validation import check_choice, check_finite_tensor, check_instance, check_int, check_tensor
 
 __all__ = [
     "SIMSIAM_VARIANTS",
@@ -64,8 +65,7 @@ def simsiam_variant(variant: str, backbone: nn.Module, **kwargs) -> SimSiam:
     random initialisation: ``predictor_mode="fixed_random"``). ``kwargs`` go to SimSiam
     (``dim``, ``pred_dim``, ``proj_layers``, ...).
     """
-    if variant not in SIMSIAM_VARIANTS:
-        raise ValueError(f"variant must be one of {SIMSIAM_VARIANTS}; got {variant!r}")
+    check_choice(variant, "variant", SIMSIAM_VARIANTS)
     options = {
         "simsiam": {},
         "no_stop_gradient": {"stop_gradient": False},
@@ -84,8 +84,7 @@ def collapse_diagnostics(z: torch.Tensor) -> dict[str, float]:
     centred, so that a collapse onto one point reads 1 however small its jitter) and
     ``uniformity`` (:func:`~jessl_lite.evaluate.uniformity`, ``t = 2``: 0 collapsed, lower is more spread).
     """
-    if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[0] < 2:
-        raise ValueError(f"z must be a tensor of shape (N, D) with N >= 2; got {getattr(z, 'shape', type(z))}")
+    _check_embeddings(z)
     std = float(std_of_normalized(z))
     return {
         "std_of_normalized": std,
@@ -99,8 +98,7 @@ def covariance_spectrum(z: torch.Tensor) -> torch.Tensor:
     r"""Eigenvalues (descending, float64 ``(D,)``) of the covariance of the L2-normalised rows of
     ``z: (N, D)`` (Jing et al. 2022 plot them on a log scale: a cliff marks dimensional collapse).
     They sum to :math:`1 - \lVert \bar u\rVert^2`, with :math:`\bar u` the mean normalised row."""
-    if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[0] < 2:
-        raise ValueError(f"z must be a tensor of shape (N, D) with N >= 2; got {getattr(z, 'shape', type(z))}")
+    _check_embeddings(z)
     u = F.normalize(z.double(), dim=1)
     u = u - u.mean(dim=0)
     cov = u.T @ u / z.shape[0]
@@ -110,6 +108,11 @@ def covariance_spectrum(z: torch.Tensor) -> torch.Tensor:
 def projector_output(method: nn.Module, images: torch.Tensor, views) -> torch.Tensor:
     """:math:`z = g(f(x))` of un-augmented ``images`` (``views.prepare``), BatchNorm in eval mode:
     the layer whose collapse the chapter measures (the loss compares its predictions)."""
+    for part in ("backbone", "projector"):
+        if not isinstance(getattr(method, part, None), nn.Module):
+            raise TypeError(f"method must have a {part} module (a joint-embedding method such as SimSiam); "
+                            f"got {type(method).__name__}")
+    _check_views(views)
     return embeddings(nn.Sequential(method.backbone, method.projector), images, views.prepare)
 
 
@@ -123,10 +126,10 @@ def collapse_monitor(images: torch.Tensor, views) -> Callable[[nn.Module, int], 
         run = fit(method, train, views, FitConfig(steps=300, eval_every=50),
                   hooks=[collapse_monitor(queries.images, views)])
     """
-    if not isinstance(images, torch.Tensor) or images.dim() < 2 or images.shape[0] < 2:
-        raise ValueError(f"images must be a tensor (N, ...) with N >= 2; got {getattr(images, 'shape', type(images))}")
-    if not callable(getattr(views, "prepare", None)):
-        raise TypeError(f"views must have a prepare(images) method (e.g. mnist_views()); got {type(views).__name__}")
+    check_tensor(images, "images", min_ndim=2, dims="(N, C, H, W)")
+    if images.shape[0] < 2:
+        raise ValueError(f"images must hold N >= 2 images; got shape {tuple(images.shape)}")
+    _check_views(views)
 
     def hook(method: nn.Module, step: int) -> dict[str, float]:
         return collapse_diagnostics(projector_output(method, images, views))
@@ -157,8 +160,11 @@ def track_collapse(
     Returns the :class:`~jessl_lite.runs.Run`: ``run.curve("loss")``, ``run.metric("std_ratio")``,
     ``run.metric("knn")``, ``run.summary["spectrum"]``.
     """
-    if not isinstance(config, FitConfig):
-        raise TypeError(f"config must be a FitConfig; got {type(config).__name__}")
+    check_instance(config, "config", FitConfig, "a FitConfig")
+    for name, data in (("train", train), ("memory", memory), ("queries", queries)):
+        check_instance(data, name, ImageData, "an ImageData")
+    _check_views(views)
+    check_int(knn_k, "knn_k", minimum=1)
     hooks = [
         collapse_monitor(queries.images, views),
         Every(knn_monitor(memory, queries, views.prepare, k=knn_k), every=0),  # every=0: at start and end
@@ -166,3 +172,16 @@ def track_collapse(
     run = fit(method, train, views, config, hooks=hooks, info=info)
     run.summary["spectrum"] = covariance_spectrum(projector_output(method, queries.images, views)).tolist()
     return run
+
+
+def _check_embeddings(z) -> None:
+    # An evaluation, not a training step: the data are read (a NaN would stop the eigensolver).
+    check_tensor(z, "z", ndim=2, dims="(N, D)", floating=True)
+    if z.shape[0] < 2 or z.shape[1] < 1:
+        raise ValueError(f"z must have shape (N, D) with N >= 2, D >= 1; got shape {tuple(z.shape)}")
+    check_finite_tensor(z, "z", hint=": check the encoder")
+
+
+def _check_views(views) -> None:
+    if not callable(getattr(views, "prepare", None)):
+        raise TypeError(f"views must have a prepare(images) method (e.g. mnist_views()); got {type(views).__name__}")

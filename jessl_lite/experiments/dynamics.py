@@ -39,6 +39,16 @@ import time
 import torch
 
 from ..runs import Run
+from ..validation import (
+    as_float64,
+    check_bool,
+    check_instance,
+    check_int,
+    check_matching_tensors,
+    check_number,
+    check_same_device,
+    check_tensor,
+)
 
 __all__ = [
     "linear_ssl_loss",
@@ -57,7 +67,7 @@ def linear_ssl_loss(W: torch.Tensor, Wp: torch.Tensor, Wa: torch.Tensor, sigma2:
 
     ``W, Wa: (m, n)``, ``Wp: (m, m)``; ``sigma2``: the augmentation variance :math:`\sigma^2 \ge 0`.
     """
-    _check(W, Wp, Wa, sigma2)
+    _check_model(W, Wp, Wa, sigma2)
     A = Wp @ W
     return 0.5 * ((1 + sigma2) * (A * A).sum() - 2 * (A * Wa).sum() + (1 + sigma2) * (Wa * Wa).sum())
 
@@ -73,7 +83,8 @@ def linear_ssl_gradients(
     :math:`(1+\sigma^2) W - W_p W`: the gradient then also pulls the target towards the
     prediction, and the only minimiser for :math:`\sigma^2 > 0` is :math:`W = 0`.
     """
-    _check(W, Wp, Wa, sigma2)
+    _check_model(W, Wp, Wa, sigma2)
+    check_bool(stop_gradient, "stop_gradient")
     residual = (1 + sigma2) * Wp @ W - Wa
     grad_W = Wp.T @ residual
     if not stop_gradient:
@@ -123,15 +134,16 @@ def simulate_linear_ssl(
     matrices as nested lists (``torch.tensor(run.summary["W"], dtype=torch.float64)``), so that
     the record stays JSON.
     """
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
-        raise ValueError(f"steps must be a non-negative int; got {steps!r}")
-    if not 0 <= ema_decay <= 1:
-        raise ValueError(f"ema_decay must be in [0, 1]; got {ema_decay}")
-    if lr <= 0:
-        raise ValueError(f"lr must be positive; got {lr}")
+    _check_model(W, Wp, W, sigma2)
+    check_int(steps, "steps", minimum=0)
+    check_number(lr, "lr", low=0.0, low_open=True)
+    check_number(alpha_p, "alpha_p", low=0.0, low_open=True)
+    check_number(eta, "eta", low=0.0)
+    check_number(ema_decay, "ema_decay", low=0.0, high=1.0)
+    check_bool(stop_gradient, "stop_gradient")
+    check_bool(train_predictor, "train_predictor")
     W, Wp = W.double().clone(), Wp.double().clone()
     Wa = W.clone()
-    _check(W, Wp, Wa, sigma2)
     m = W.shape[0]
     config = {"sigma2": sigma2, "steps": steps, "lr": lr, "alpha_p": alpha_p, "eta": eta, "ema_decay": ema_decay,
               "stop_gradient": stop_gradient, "train_predictor": train_predictor}
@@ -163,6 +175,7 @@ def simulate_linear_ssl(
 def eigenvalue_curves(run: Run, name: str) -> torch.Tensor:
     """The curves ``name_1`` ... ``name_m`` of a :func:`simulate_linear_ssl` run, stacked:
     float64 ``(steps + 1, m)``, row ``k`` after ``k`` updates. ``name``: ``"s"`` or ``"p"``."""
+    check_instance(run, "run", Run, "a Run from simulate_linear_ssl")
     if name not in ("s", "p"):
         raise ValueError(f"name must be 's' (eigenvalues of W W^T) or 'p' (of W_p); got {name!r}")
     m = run.info.get("m") if isinstance(run.info, dict) else None
@@ -184,9 +197,8 @@ def eigen_ode(
 
     ``tau``: the target's scale relative to the online network (:math:`W_a = \tau W`; 1 for SimSiam).
     """
-    if sigma2 < 0:
-        raise ValueError(f"sigma2 must be >= 0; got {sigma2}")
-    p, s = torch.as_tensor(p, dtype=torch.float64), torch.as_tensor(s, dtype=torch.float64)
+    p, s = _check_modes(p, "p", s, "s")
+    _check_rates(sigma2, alpha_p, eta, tau)
     gap = tau - (1 + sigma2) * p
     return alpha_p * s * gap - eta * p, 2 * s * (p * gap - eta)
 
@@ -204,12 +216,11 @@ def integrate_eigen_ode(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Integrate :func:`eigen_ode` with classical 4th-order Runge-Kutta; returns ``p, s`` of shape
     ``(steps + 1, *p0.shape)`` (time ``k * dt`` in row ``k``)."""
-    if not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative int; got {steps!r}")
-    if dt <= 0:
-        raise ValueError(f"dt must be positive; got {dt}")
+    p, s = _check_modes(p0, "p0", s0, "s0")
+    _check_rates(sigma2, alpha_p, eta, tau)
+    check_int(steps, "steps", minimum=0)
+    check_number(dt, "dt", low=0.0, low_open=True)
     kw = {"sigma2": sigma2, "alpha_p": alpha_p, "eta": eta, "tau": tau}
-    p, s = torch.as_tensor(p0, dtype=torch.float64), torch.as_tensor(s0, dtype=torch.float64)
     ps, ss = [p], [s]
     for _ in range(steps):
         k1 = eigen_ode(p, s, **kw)
@@ -232,8 +243,7 @@ def fixed_points(sigma2: float, alpha_p: float = 1.0, eta: float = 0.0, tau: flo
     Empty when :math:`\tau^2 < 4\eta(1+\sigma^2)`: weight decay then wins and every mode collapses.
     Returned largest :math:`p^*` first (the stable one).
     """
-    if sigma2 < 0 or eta < 0 or alpha_p <= 0:
-        raise ValueError(f"need sigma2 >= 0, eta >= 0, alpha_p > 0; got {sigma2}, {eta}, {alpha_p}")
+    _check_rates(sigma2, alpha_p, eta, tau)
     k = 1 + sigma2
     if eta == 0:
         p = tau / k
@@ -253,9 +263,9 @@ def balanced_time(p: float, p0: float, sigma2: float) -> float:
     :math:`t = \big[-1/p + k \log\frac{p}{1 - kp}\big]_{p_0}^{p}` for :math:`0 < p_0, p < 1/k`.
     (:math:`s - p^2/\alpha_p` is conserved when :math:`\eta = 0`, so :math:`s_0 = p_0^2` stays balanced.)
     """
-    k = 1 + sigma2
+    k = 1 + check_number(sigma2, "sigma2", low=0.0)
     for name, value in (("p", p), ("p0", p0)):
-        if not 0 < value < 1 / k:
+        if not 0 < check_number(value, name) < 1 / k:
             raise ValueError(f"{name} must lie in (0, 1/(1+sigma2)) = (0, {1 / k:.4g}); got {value}")
 
     def antiderivative(x: float) -> float:
@@ -264,13 +274,28 @@ def balanced_time(p: float, p0: float, sigma2: float) -> float:
     return antiderivative(p) - antiderivative(p0)
 
 
-def _check(W: torch.Tensor, Wp: torch.Tensor, Wa: torch.Tensor, sigma2: float) -> None:
-    for name, x in (("W", W), ("Wp", Wp), ("Wa", Wa)):
-        if not isinstance(x, torch.Tensor) or x.dim() != 2:
-            raise TypeError(f"{name} must be a 2-D tensor")
+def _check_model(W, Wp, Wa, sigma2) -> None:
+    check_tensor(W, "W", ndim=2, dims="(m, n)", floating=True, nonempty=True)
+    check_tensor(Wp, "Wp", ndim=2, dims=f"({W.shape[0]}, {W.shape[0]})", floating=True)
     if Wp.shape != (W.shape[0], W.shape[0]):
         raise ValueError(f"Wp must be ({W.shape[0]}, {W.shape[0]}); got {tuple(Wp.shape)}")
-    if Wa.shape != W.shape:
-        raise ValueError(f"Wa must have W's shape {tuple(W.shape)}; got {tuple(Wa.shape)}")
-    if sigma2 < 0:
-        raise ValueError(f"sigma2 must be >= 0; got {sigma2}")
+    check_matching_tensors({"W": W, "Wa": Wa}, ndim=2, floating=True)
+    check_same_device(W, "W", Wp, "Wp")
+    check_number(sigma2, "sigma2", low=0.0)
+
+
+def _check_modes(p, p_name: str, s, s_name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    p, s = as_float64(p, p_name), as_float64(s, s_name)
+    try:
+        torch.broadcast_shapes(p.shape, s.shape)
+    except RuntimeError:
+        raise ValueError(f"{s_name} must broadcast with {p_name} {tuple(p.shape)}; "
+                         f"got shape {tuple(s.shape)}") from None
+    return p, s
+
+
+def _check_rates(sigma2, alpha_p, eta, tau) -> None:
+    check_number(sigma2, "sigma2", low=0.0)
+    check_number(alpha_p, "alpha_p", low=0.0, low_open=True)
+    check_number(eta, "eta", low=0.0)
+    check_number(tau, "tau")

@@ -58,6 +58,15 @@ from ..methods import JointEmbeddingMethod
 from ..nets import MLP
 from ..runs import Run
 from ..train import FitConfig, _describe, _git_commit
+from ..validation import (
+    check_bool,
+    check_choice,
+    check_instance,
+    check_int,
+    check_int_sequence,
+    check_number,
+    check_tensor,
+)
 from ..views import TopBottomViews
 
 __all__ = [
@@ -122,6 +131,23 @@ class ExperimentSizes:
     encoder_steps: int = 21000
     targets: tuple[float, ...] = (2.0, 4.0)
 
+    def __post_init__(self) -> None:
+        parts = check_int_sequence(self.parts, "parts", minimum=1)
+        if len(parts) != 3:
+            raise ValueError(f"parts must be three sizes (pretraining, probe-train, probe-test); got {self.parts!r}")
+        check_int_sequence(self.flow_hidden, "flow_hidden", minimum=1)
+        for name in ("batch_size", "flow_layers", "steps", "evals", "adversarial_steps",
+                     "adversarial_classifier_steps", "critic_batch_size", "critic_hidden", "critic_steps",
+                     "conv_channels", "encoder_steps"):
+            check_int(getattr(self, name), name, minimum=1)
+        check_int(self.adversarial_warmup, "adversarial_warmup", minimum=0)
+        for name in ("probe_C", "lr", "adversarial_lr", "adversarial_encoder_lr"):
+            check_number(getattr(self, name), name, low=0.0, low_open=True)
+        if isinstance(self.targets, str | bytes) or not isinstance(self.targets, tuple | list):
+            raise TypeError(f"targets must be a tuple of MI values (nats); got {self.targets!r}")
+        for i, target in enumerate(self.targets):
+            check_number(target, f"targets[{i}]", low=0.0)
+
     def fit_config(self, steps: int, batch_size: int | None = None, *, progress: bool = False) -> FitConfig:
         """The paper's optimizer for a run of ``steps`` steps: Adam at the constant ``lr``, no weight decay.
 
@@ -131,6 +157,10 @@ class ExperimentSizes:
         ``evals`` times after the start (every ``steps // evals`` steps). ``batch_size``
         defaults to :attr:`batch_size`; the critic experiment passes :attr:`critic_batch_size`.
         """
+        check_int(steps, "steps", minimum=1)
+        if batch_size is not None:
+            check_int(batch_size, "batch_size", minimum=1)
+        check_bool(progress, "progress")
         return FitConfig(
             steps=steps, batch_size=self.batch_size if batch_size is None else batch_size,
             optimizer="adam", lr=self.lr, lr_schedule="constant", weight_decay=0.0, precision="fp32",
@@ -179,13 +209,12 @@ class InfoMax(JointEmbeddingMethod):
         self, g1: nn.Module, g2: nn.Module, critic: nn.Module, bound: str = "infonce", *, target: float | None = None
     ) -> None:
         super().__init__(g1)
-        for name, module in (("g2", g2), ("critic", critic)):
-            if not isinstance(module, nn.Module):
-                raise TypeError(f"{name} must be an nn.Module; got {type(module).__name__}")
-        if bound not in BOUNDS:
-            raise ValueError(f"bound must be one of {sorted(BOUNDS)}; got {bound!r}")
-        if target is not None and (isinstance(target, bool) or not isinstance(target, int | float)):
-            raise TypeError(f"target must be a number or None; got {type(target).__name__}")
+        check_instance(g2, "g2", nn.Module, "an nn.Module")
+        check_instance(critic, "critic", nn.Module, "an nn.Module")
+        check_choice(bound, "bound", sorted(BOUNDS))
+        if target is not None:
+            # Any finite number: |I_EST - t| is a fine objective for a negative t too (it maximizes the bound).
+            target = check_number(target, "target")
         self.g2, self.critic, self.bound_name, self.target = g2, critic, bound, target
 
     @property
@@ -200,6 +229,7 @@ class InfoMax(JointEmbeddingMethod):
 
     def scores(self, view1: torch.Tensor, view2: torch.Tensor) -> torch.Tensor:
         """The ``(K, K)`` matrix ``f(g1(x1_i), g2(x2_j))``."""
+        _check_halves(view1, view2)
         return self.critic(self.backbone(view1), self.g2(view2))
 
     def estimate(self, view1: torch.Tensor, view2: torch.Tensor) -> torch.Tensor:
@@ -248,8 +278,7 @@ def conv_encoder(channels: int = 64, out_dim: int = 100, kernel_size: int = 5) -
     keeps a scale and shift per channel, as the paper's layer does.
     """
     for name, value in (("channels", channels), ("out_dim", out_dim), ("kernel_size", kernel_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int; got {value!r}")
+        check_int(value, name, minimum=1)
     pad = kernel_size // 2
     return nn.Sequential(
         nn.Conv2d(1, channels, kernel_size, stride=2, padding=pad),
@@ -271,6 +300,11 @@ def make_critic(kind: str, dim: int, *, hidden_dim: int = 100, embed_dim: int = 
       layers of ``hidden_dim`` and output ``embed_dim`` (the paper: 1 layer, 100, 100);
     * ``"concat"``: an MLP on :math:`[z_1, z_2]` (the paper's "MLP" critic: 1 hidden layer of 200).
     """
+    check_choice(kind, "kind", ("bilinear", "separable", "concat"))
+    # Checked under this function's names (the critics would call dim "dim_x").
+    for name, value in (("dim", dim), ("hidden_dim", hidden_dim), ("embed_dim", embed_dim)):
+        check_int(value, name, minimum=1)
+    check_int(layers, "layers", minimum=0)
     if kind == "bilinear":
         return BilinearCritic(dim, dim)
     if kind == "separable":
@@ -305,15 +339,10 @@ def probe_accuracy(
     scikit-learn runs on one thread: on a small shared CPU, threads fighting over two cores
     made each fit 10 to 30 times slower in our measurements.
     """
-    if not isinstance(encoder, nn.Module):
-        raise TypeError(f"encoder must be an nn.Module; got {type(encoder).__name__}")
-    for name, data in (("train", train), ("test", test)):
-        if not isinstance(data, ImageData):
-            raise TypeError(f"{name} must be an ImageData; got {type(data).__name__}")
-    if scaling not in ("global", "per_feature"):
-        raise ValueError(f"scaling must be 'global' or 'per_feature'; got {scaling!r}")
-    if isinstance(C, bool) or not isinstance(C, int | float) or not C > 0:
-        raise ValueError(f"C must be a positive number; got {C!r}")
+    check_instance(encoder, "encoder", nn.Module, "an nn.Module")
+    _check_image_data(train=train, test=test)
+    check_choice(scaling, "scaling", ("global", "per_feature"))
+    check_number(C, "C", low=0.0, low_open=True)
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
@@ -338,8 +367,9 @@ def heldout_bound(method: InfoMax, data: ImageData, batch_size: int) -> float:
     Batches are consecutive (``data`` is already in a random order after
     :meth:`~jessl_lite.data.ImageData.split`); ``K`` matters because InfoNCE is capped at ``log K``.
     """
-    if not isinstance(batch_size, int) or not 2 <= batch_size <= len(data):
-        raise ValueError(f"batch_size must be an int in [2, {len(data)}]; got {batch_size!r}")
+    check_instance(method, "method", InfoMax, "an InfoMax")
+    _check_image_data(data=data)
+    check_int(batch_size, "batch_size", minimum=2, maximum=len(data))
     views = TopBottomViews()
     device = next(method.parameters()).device
     mode = method.training
@@ -365,13 +395,9 @@ def infomax_monitor(
     every ``eval_every`` steps and at the end. Use the training batch size for ``batch_size``:
     InfoNCE is capped at ``log K``, so held-out and training bounds compare only at the same ``K``.
     """
-    for name, data in (("probe_train", probe_train), ("probe_test", probe_test)):
-        if not isinstance(data, ImageData):
-            raise TypeError(f"{name} must be an ImageData; got {type(data).__name__}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 2 <= batch_size <= len(probe_test):
-        raise ValueError(f"batch_size must be an int in [2, {len(probe_test)}]; got {batch_size!r}")
-    if isinstance(C, bool) or not isinstance(C, int | float) or not C > 0:
-        raise ValueError(f"C must be a positive number; got {C!r}")
+    _check_image_data(probe_train=probe_train, probe_test=probe_test)
+    check_int(batch_size, "batch_size", minimum=2, maximum=len(probe_test))
+    check_number(C, "C", low=0.0, low_open=True)
 
     def hook(method: InfoMax, step: int) -> dict[str, float]:
         if not isinstance(method, InfoMax):
@@ -428,16 +454,16 @@ def train_adversarial(
     (a fresh logistic regression, :func:`probe_accuracy`) before the first encoder step (after
     the warm-up), every ``steps // evals`` encoder steps and at the end.
     """
-    if not isinstance(encoder, nn.Module):
-        raise TypeError(f"encoder must be an nn.Module; got {type(encoder).__name__}")
+    check_instance(encoder, "encoder", nn.Module, "an nn.Module")
+    _check_image_data(pretrain=pretrain, probe_train=probe_train, probe_test=probe_test)
     for name, value in (("steps", steps), ("classifier_steps", classifier_steps), ("evals", evals)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int; got {value!r}")
-    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
-        raise ValueError(f"warmup_steps must be an int >= 0; got {warmup_steps!r}")
-    if not isinstance(batch_size, int) or not 1 <= batch_size <= len(pretrain):
-        raise ValueError(f"batch_size must be an int in [1, {len(pretrain)}]; got {batch_size!r}")
-    encoder_lr = lr / 100 if encoder_lr is None else encoder_lr
+        check_int(value, name, minimum=1)
+    check_int(warmup_steps, "warmup_steps", minimum=0)
+    check_int(batch_size, "batch_size", minimum=1, maximum=len(pretrain))
+    check_int(seed, "seed", minimum=0)
+    check_number(lr, "lr", low=0.0, low_open=True)
+    check_number(probe_C, "probe_C", low=0.0, low_open=True)
+    encoder_lr = lr / 100 if encoder_lr is None else check_number(encoder_lr, "encoder_lr", low=0.0, low_open=True)
     start = time.perf_counter()
     device = pretrain.device
     encoder.to(device).train()
@@ -490,3 +516,20 @@ def train_adversarial(
     evaluate(steps)
     run.seconds = time.perf_counter() - start
     return run
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _check_image_data(**sets) -> None:
+    for name, value in sets.items():
+        check_instance(value, name, ImageData, "an ImageData")
+
+
+def _check_halves(view1, view2) -> None:
+    # Every training step: metadata only. Half images (N, 1, 14, 28) or flat halves (N, 392).
+    for name, view in (("view1", view1), ("view2", view2)):
+        check_tensor(view, name, min_ndim=2, dims="(N, 1, 14, 28)", floating=True, nonempty=True)
+    if view2.shape[0] != view1.shape[0]:
+        raise ValueError(f"view2 must hold as many halves as view1 ({view1.shape[0]}); got shape "
+                         f"{tuple(view2.shape)}")
