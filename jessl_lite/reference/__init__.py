@@ -1,0 +1,247 @@
+"""Reference runs: the experiments whose results the book interprets, at the papers' protocol
+(or the largest the machine allows), for several seeds, stored as :class:`~jessl_lite.runs.Run`
+records that ship with the package.
+
+Each experiment is registered under a name (``"ch04/collapse"``) with its variants (the arms
+being compared) and a ``setup(variant, seed)`` that builds everything one run needs. One command
+makes any of them, with a progress bar, resumable from checkpoints::
+
+    python -m jessl_lite.reference list
+    python -m jessl_lite.reference run ch04/collapse --seeds 0 1 2
+    python -m jessl_lite.reference verify ch04/collapse
+
+The records live in ``jessl_lite/reference/records/<name>/<variant>-seed<seed>.json``; a chapter
+reads them with :func:`load` and summarises them with :func:`spread`. The tests re-run the first
+steps of every stored record from its stored seed with the code as it is now and compare them
+with the stored curve (:func:`verify`): bit-exact for records made on a CPU. Records are written
+by :func:`run` only, never by hand.
+
+Runs use one CPU thread unless told otherwise (``torch.set_num_threads``): the same numbers on
+every machine with the same torch build, and a bit-exact re-check.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..runs import Run
+from ..train import FitConfig, fit
+from ..validation import check_int
+
+__all__ = ["Setup", "Experiment", "EXPERIMENTS", "register", "experiment", "records_dir", "record_path",
+           "run", "load", "verify", "spread", "CHECK_STEPS"]
+
+#: Steps of each stored record that the tests re-run and compare.
+CHECK_STEPS = 5
+
+# Fields of the configuration that the runner sets and that do not change the numbers.
+_RUNNER_FIELDS = ("progress", "checkpoint_dir", "checkpoint_every", "resume")
+
+
+@dataclass
+class Setup:
+    """Everything one run of a reference experiment needs (what ``setup(variant, seed)`` returns).
+
+    ``finish(method, run)``, if given, adds final results to ``run.summary`` after training.
+    ``info`` goes to the record (data sets, sizes, the evaluation protocol in words)."""
+
+    method: nn.Module
+    data: Any
+    views: Any
+    config: FitConfig
+    hooks: Sequence[Callable] = ()
+    info: dict[str, Any] = field(default_factory=dict)
+    finish: Callable[[nn.Module, Run], None] | None = None
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A registered reference experiment.
+
+    Attributes:
+        name: ``"chNN/what"``. title: one line. protocol: what the paper did, what we do, and
+            why the scale differs where it does (shown on the chapter's page).
+        variants: the arms compared. setup: ``setup(variant, seed) -> Setup``.
+        seeds: the seeds stored (at least 3). threads: CPU threads the runs use.
+    """
+
+    name: str
+    title: str
+    protocol: str
+    variants: tuple[str, ...]
+    setup: Callable[[str, int], Setup]
+    seeds: tuple[int, ...] = (0, 1, 2)
+    threads: int = 1
+
+
+EXPERIMENTS: dict[str, Experiment] = {}
+
+
+def register(experiment: Experiment) -> Experiment:
+    if experiment.name in EXPERIMENTS:
+        raise ValueError(f"a reference experiment named {experiment.name!r} is registered already")
+    if len(experiment.seeds) < 3:
+        raise ValueError(f"{experiment.name}: a reference experiment needs at least 3 seeds")
+    EXPERIMENTS[experiment.name] = experiment
+    return experiment
+
+
+def experiment(name: str) -> Experiment:
+    _load_definitions()
+    if name not in EXPERIMENTS:
+        raise ValueError(f"no reference experiment {name!r}; there are {sorted(EXPERIMENTS)}")
+    return EXPERIMENTS[name]
+
+
+def records_dir() -> Path:
+    """Where the records live: ``$JESSL_REFERENCE_RECORDS`` if set, else the package's ``records/``."""
+    return Path(os.environ.get("JESSL_REFERENCE_RECORDS", Path(__file__).parent / "records"))
+
+
+def record_path(name: str, variant: str, seed: int) -> Path:
+    return records_dir() / name / f"{variant}-seed{seed}.json"
+
+
+def run(
+    name: str,
+    variants: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+    *,
+    checkpoint_root: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> list[Run]:
+    """Run (or resume) experiment ``name`` for ``variants`` x ``seeds`` and write each record.
+
+    A record that exists already is kept (delete it to re-run). Checkpoints go to
+    ``checkpoint_root/<name>/<variant>-seed<seed>/`` (default: the package's cache folder), every
+    tenth of the run, so an interrupted command continues where it stopped."""
+    spec = experiment(name)
+    variants = list(spec.variants if variants is None else variants)
+    unknown = set(variants) - set(spec.variants)
+    if unknown:
+        raise ValueError(f"{name} has no variants {sorted(unknown)}; it has {list(spec.variants)}")
+    seeds = list(spec.seeds if seeds is None else seeds)
+    for seed in seeds:
+        check_int(seed, "seed", minimum=0)
+    if checkpoint_root is None:
+        from ..data import cache_dir
+
+        checkpoint_root = cache_dir() / "reference-checkpoints"
+    records = []
+    for variant in variants:
+        for seed in seeds:
+            path = record_path(name, variant, seed)
+            if path.is_file():
+                records.append(Run.load(path))
+                continue
+            setup = _setup(spec, variant, seed)
+            every = max(_total_steps(setup) // 10, 1)
+            config = setup.config.replace(progress=progress, resume=True, checkpoint_every=every,
+                                          checkpoint_dir=str(Path(checkpoint_root) / name / f"{variant}-seed{seed}"))
+            record = fit(setup.method, setup.data, setup.views, config, hooks=setup.hooks, info=setup.info)
+            if setup.finish is not None:
+                setup.finish(setup.method, record)
+            record.config = setup.config.to_dict()  # as the experiment defines it, without the runner's fields
+            record.info.update({"reference": name, "variant": variant, "threads": torch.get_num_threads()})
+            record.to_json(path)
+            records.append(record)
+    return records
+
+
+def load(name: str, variants: Sequence[str] | None = None) -> dict[str, list[Run]]:
+    """The stored records of ``name``: ``{variant: [run for each seed]}`` (variants without records are left out)."""
+    spec = experiment(name)
+    out: dict[str, list[Run]] = {}
+    for variant in spec.variants if variants is None else variants:
+        runs = [Run.load(record_path(name, variant, s)) for s in spec.seeds if record_path(name, variant, s).is_file()]
+        if runs:
+            out[variant] = runs
+    return out
+
+
+def verify(record: Run, steps: int = CHECK_STEPS, *, atol: float | None = None) -> list[str]:
+    """What differs between a stored record and the code as it is now (an empty list: nothing).
+
+    Checks that the experiment would run the same configuration and protocol (``config``, the
+    setup's ``info``), then re-runs the first ``steps`` steps from the record's seed (with its
+    thread count) and compares the losses: bit-exact for a record made on a CPU, within ``atol``
+    (default 1e-3) for one made on a GPU."""
+    name, variant = record.info.get("reference"), record.info.get("variant")
+    if name is None or variant is None:
+        return ["the record names no reference experiment and variant"]
+    spec = experiment(name)
+    if variant not in spec.variants:
+        return [f"{name} has no variant {variant!r} any more"]
+    problems = []
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(int(record.info.get("threads", spec.threads)))
+    try:
+        setup = _setup(spec, variant, record.seed)
+        stored, current = _without_runner_fields(record.config), _without_runner_fields(setup.config.to_dict())
+        if stored != current:
+            problems.append(f"configuration: stored {stored}, the code now runs {current}")
+        for key, value in setup.info.items():
+            if record.info.get(key) != value:
+                problems.append(f"info[{key!r}]: stored {record.info.get(key)!r}, the code now has {value!r}")
+        k = min(steps, record.steps)
+        rerun = fit(setup.method, setup.data, setup.views, setup.config.replace(progress=False), until=k)
+    finally:
+        torch.set_num_threads(previous_threads)
+    stored_loss = np.asarray(record.curves["loss"][:k])
+    new_loss = np.asarray(rerun.curves["loss"][:k])
+    if record.curves["step"][:k] != list(range(k)):
+        problems.append("the stored curve does not hold its first steps")
+    elif record.device == "cpu" and atol is None:
+        if not np.array_equal(stored_loss, new_loss):
+            problems.append(f"first {k} losses: stored {stored_loss.tolist()}, now {new_loss.tolist()}")
+    elif not np.allclose(stored_loss, new_loss, atol=1e-3 if atol is None else atol, rtol=0):
+        problems.append(f"first {k} losses beyond tolerance: stored {stored_loss.tolist()}, now {new_loss.tolist()}")
+    return problems
+
+
+def spread(runs: Sequence[Run], metric: str) -> dict[str, float]:
+    """Mean, min, max and number of seeds of a final metric over the seeds' records."""
+    values = np.array([r.final(metric) for r in runs], dtype=np.float64)
+    if values.size == 0:
+        raise ValueError("runs must hold at least one record")
+    return {"mean": float(values.mean()), "min": float(values.min()), "max": float(values.max()),
+            "seeds": int(values.size), "std": float(values.std(ddof=1)) if values.size > 1 else math.nan}
+
+
+def _setup(spec: Experiment, variant: str, seed: int) -> Setup:
+    setup = spec.setup(variant, seed)
+    if not isinstance(setup, Setup):
+        raise TypeError(f"{spec.name}: setup must return a Setup; got {type(setup).__name__}")
+    if setup.config.seed != seed:
+        raise ValueError(f"{spec.name}: setup({variant!r}, {seed}) returned a config with seed {setup.config.seed}")
+    return setup
+
+
+def _total_steps(setup: Setup) -> int:
+    if setup.config.steps is not None:
+        return setup.config.steps
+    return setup.config.epochs * (len(setup.data) // setup.config.batch_size)
+
+
+def _without_runner_fields(config: dict) -> dict:
+    flat = FitConfig.from_dict(config)
+    return {k: v for k, v in vars(flat).items() if k not in _RUNNER_FIELDS}
+
+
+_LOADED: list[bool] = []
+
+
+def _load_definitions() -> None:
+    # The experiments' definitions import data sets and experiment code: load them on first use.
+    if not _LOADED:
+        _LOADED.append(True)
+        from . import ch04  # noqa: F401

@@ -1,0 +1,119 @@
+"""jessl_lite.reference: every stored reference record is reproduced by the code as it is now.
+
+For each record in the package, its experiment must still run the stored configuration and
+protocol, and the first steps re-run from the stored seed must give the stored losses (bit-exact:
+the records were made on a CPU). A number the current code cannot reproduce fails here."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from jessl_lite import reference
+from jessl_lite.reference import EXPERIMENTS, Experiment, Setup, register, verify
+from jessl_lite.runs import Run
+from jessl_lite.train import FitConfig
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+RECORDS = sorted((Path(reference.__file__).parent / "records").glob("**/*.json"))
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=[str(p.relative_to(p.parents[2])) for p in RECORDS])
+def test_every_stored_record_is_reproduced_by_the_current_code(path):
+    record = Run.load(path)
+    assert record.info["reference"] in reference.EXPERIMENTS or reference.experiment(record.info["reference"])
+    assert len(record.curves["step"]) >= reference.CHECK_STEPS
+    assert verify(record) == []
+
+
+def test_every_registered_experiment_has_its_records_with_at_least_three_seeds():
+    reference._load_definitions()
+    for name, spec in EXPERIMENTS.items():
+        if name.startswith("test/"):
+            continue
+        stored = reference.load(name)
+        missing = [(v, s) for v in spec.variants for s in spec.seeds if not reference.record_path(name, v, s).is_file()]
+        assert not missing, f"{name}: no records for {missing}; run python -m jessl_lite.reference run {name}"
+        assert all(len(runs) >= 3 for runs in stored.values())
+
+
+# --- the mechanism itself, on a tiny experiment of its own ------------------------------------------
+
+
+class _Bilinear(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Linear(3, 3, bias=False)
+
+    def loss(self, x, y):
+        scores = self.w(x) @ y.T
+        loss = nn.functional.cross_entropy(scores, torch.arange(x.shape[0]))
+        return loss, {"loss": loss.detach()}
+
+
+def _pairs(step, generator):
+    x = torch.randn(16, 3, generator=generator)
+    return x, x + 0.5 * torch.randn(16, 3, generator=generator)
+
+
+_LR = {"value": 0.05}
+
+
+def _tiny_setup(variant: str, seed: int) -> Setup:
+    torch.manual_seed(seed)
+    config = FitConfig(steps=12, optimizer="adam", lr=_LR["value"] * (2 if variant == "fast" else 1), seed=seed,
+                       log_every=1, eval_at_start=False)
+    return Setup(_Bilinear(), _pairs, None, config, hooks=[lambda m, s: {"weight_norm": float(m.w.weight.detach().norm())}],
+                 info={"protocol": "tiny"})
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    monkeypatch.setenv("JESSL_REFERENCE_RECORDS", str(tmp_path))
+    reference._load_definitions()
+    if "test/tiny" not in EXPERIMENTS:
+        register(Experiment("test/tiny", "a tiny experiment", "none", ("slow", "fast"), _tiny_setup))
+    yield tmp_path
+    _LR["value"] = 0.05
+
+
+def test_run_writes_records_that_verify_and_a_changed_number_is_caught(tiny):
+    records = reference.run("test/tiny", progress=False, checkpoint_root=tiny / "ckpt")
+    assert len(records) == 6 and {r.info["variant"] for r in records} == {"slow", "fast"}
+    path = reference.record_path("test/tiny", "fast", 1)
+    stored = Run.load(path)
+    assert stored.info["reference"] == "test/tiny" and stored.seed == 1 and stored.final("weight_norm") > 0
+    assert stored.config == _tiny_setup("fast", 1).config.to_dict()  # without the runner's checkpoint fields
+    assert verify(stored) == []
+    spread = reference.spread(reference.load("test/tiny")["fast"], "weight_norm")
+    assert spread["seeds"] == 3 and spread["min"] <= spread["mean"] <= spread["max"]
+
+    # A record edited by hand is caught.
+    data = json.loads(path.read_text())
+    data["curves"]["loss"][2] += 1e-7
+    path.write_text(json.dumps(data))
+    assert any("first 5 losses" in problem for problem in verify(Run.load(path)))
+
+    # So is code that would now run another configuration (here: another learning rate).
+    _LR["value"] = 0.06
+    problems = verify(reference.load("test/tiny")["slow"][0])
+    assert any("configuration" in p for p in problems) and any("losses" in p for p in problems)
+
+
+def test_an_existing_record_is_kept_and_an_unknown_variant_refused(tiny):
+    reference.run("test/tiny", ["slow"], [0], progress=False, checkpoint_root=tiny / "ckpt")
+    path = reference.record_path("test/tiny", "slow", 0)
+    before = path.read_text()
+    reference.run("test/tiny", ["slow"], [0], progress=False, checkpoint_root=tiny / "ckpt")
+    assert path.read_text() == before
+    with pytest.raises(ValueError, match="no variants"):
+        reference.run("test/tiny", ["medium"], progress=False)
+    with pytest.raises(ValueError, match="no reference experiment"):
+        reference.experiment("ch99/nothing")
+    assert math.isnan(reference.spread([Run.load(path)], "weight_norm")["std"])
