@@ -14,8 +14,10 @@ density to the samples, then average the surprise of the same samples under it,
 Each sample weighs ``1/N`` because the samples are draws from ``p``: the average is a Monte
 Carlo estimate of :math:`H = \\mathbb E_p[-\\log p(Z)]`. With ``leave_one_out=True`` the point
 itself is left out of its own density, :math:`\\hat p_{-n}(z_n) = \\frac1{N-1}\\sum_{m \\ne n}
-k_h(z_n - z_m)`, which removes the self-term :math:`k_h(0)/N` that biases the plain estimate
-downwards.
+k_h(z_n - z_m)`, which removes the self-term :math:`k_h(0)/N`. The self-term can only add
+density, so the plain (resubstitution) estimate is never above the leave-one-out one on the same
+samples; against the true entropy its bias has either sign, depending on the bandwidth (chapter 2
+measures it), while leave-one-out's is upwards.
 
 Everything is computed in log space (log-kernels combined with ``logsumexp``), works on batches
 of sample sets ``(..., N, d)``, and is differentiable in the samples and in ``bandwidth`` /

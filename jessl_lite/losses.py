@@ -167,9 +167,13 @@ def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -
               -\log \frac{\exp(u_i \cdot u_{k(i)} / \tau)}{\sum_{j \ne i} \exp(u_i \cdot u_j / \tau)} .
 
     Each anchor sees its positive and the :math:`2N - 2` other views: a softmax over
-    :math:`K = 2N - 1` candidates, so :math:`\log(2N-1) - \mathcal L` is an InfoNCE lower bound
-    on the mutual information of the two views' embeddings (chapter 2), never above
-    :math:`\log(2N-1)`. A collapsed batch (all rows equal) gives :math:`\mathcal L = \log(2N-1)`.
+    :math:`K = 2N - 1` candidates, so :math:`\log(2N-1) - \mathcal L` is an InfoNCE-style
+    estimate of the mutual information of the two views' embeddings, never above
+    :math:`\log(2N-1)`. It is not a proven lower bound: the negatives include the anchor's own
+    view of the other images and come in dependent pairs, not the independent draws InfoNCE's
+    derivation assumes (chapter 3); scoring each anchor against the other view's ``N`` samples
+    only is InfoNCE with :math:`K = N`, a bound (chapter 2). A collapsed batch (all rows equal)
+    gives :math:`\mathcal L = \log(2N-1)`.
 
     Args:
         z1, z2: ``(N, D)`` embeddings of the two views, row ``i`` of each from image ``i``.
