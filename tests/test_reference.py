@@ -69,8 +69,10 @@ def _tiny_setup(variant: str, seed: int) -> Setup:
     torch.manual_seed(seed)
     config = FitConfig(steps=12, optimizer="adam", lr=_LR["value"] * (2 if variant == "fast" else 1), seed=seed,
                        log_every=1, eval_at_start=False)
-    return Setup(_Bilinear(), _pairs, None, config, hooks=[lambda m, s: {"weight_norm": float(m.w.weight.detach().norm())}],
-                 info={"protocol": "tiny"})
+    def weight_norm(method, step):
+        return {"weight_norm": float(method.w.weight.detach().norm())}
+
+    return Setup(_Bilinear(), _pairs, None, config, hooks=[weight_norm], info={"protocol": "tiny"})
 
 
 @pytest.fixture
