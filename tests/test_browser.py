@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -67,6 +68,10 @@ def pages(built_book: Path) -> list[str]:
     for page in sorted(built_book.rglob("*.html")):
         rel = page.relative_to(built_book).as_posix()
         if rel.startswith(("_static/", "_sources/", "_images/")):
+            continue
+        # index.html only redirects (meta refresh) to the root page, which is checked itself:
+        # checking it raced the redirect (the new page's math counted before MathJax had run).
+        if re.search(r"<meta[^>]+http-equiv=.refresh", page.read_text(errors="replace"), flags=re.I):
             continue
         found.append(rel)
     return found
