@@ -181,6 +181,10 @@ def internet_available(host: str = "ossci-datasets.s3.amazonaws.com", port: int 
     Name resolution ignores socket timeouts and can hang for a minute offline, so the whole
     attempt runs in a daemon thread that we stop waiting for after ``timeout``.
     """
+    if not isinstance(host, str) or not host:
+        raise TypeError(f"host must be a non-empty str (a host name or address); got {host!r}")
+    check_int(port, "port", minimum=1, maximum=65535)
+    check_number(timeout, "timeout", low=0.0, low_open=True, high=60.0)
     result: list[bool] = []
 
     def attempt() -> None:

@@ -422,7 +422,7 @@ def _normalize_axes(axes: Axes, ndim: int, name: str, *, allow_empty: bool = Fal
     for axis in raw:
         axis = check_int(axis, name)
         if not -ndim <= axis < ndim:
-            raise ValueError(f"{name} has axis {axis}, but the table has only {ndim} axis(es)")
+            raise ValueError(f"{name} has axis {axis}, but the table p has only {ndim} axis(es)")
         out.append(axis % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"{name} repeats an axis: {raw}")

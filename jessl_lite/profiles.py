@@ -50,6 +50,13 @@ class Profile:
     device: torch.device
     reason: str
 
+    def __post_init__(self) -> None:
+        check_choice(self.name, "name", PROFILES)
+        if not isinstance(self.device, torch.device):
+            raise TypeError(f"device must be a torch.device (choose_device() gives one); got {self.device!r}")
+        if not isinstance(self.reason, str):
+            raise TypeError(f"reason must be a str; got {type(self.reason).__name__}")
+
     @property
     def is_quick(self) -> bool:
         return self.name == "quick"

@@ -463,6 +463,8 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor | float, kernel_size: int
     _check_float_batch(x, "x")
     sigma = _per_image(sigma, "sigma", x, low=0.0, low_open=True)
     _check_kernel_size(kernel_size, "kernel_size", min(x.shape[-2:]))
+    if x.shape[0] == 0:  # like the other operations: an empty batch gives an empty batch (conv2d refuses it)
+        return x.clone()
     return _blur(x, sigma, kernel_size)
 
 

@@ -426,3 +426,14 @@ def test_image_data_checks_its_fields_and_devices(monkeypatch):
         load_mnist("test", device="cuda")  # refused before any file is read
     with pytest.raises(TypeError, match="root must be a folder"):
         load_mnist("test", root=3)
+
+
+def test_internet_available_checks_its_arguments():
+    # An int host used to answer False ("no internet") instead of naming the mistake.
+    with pytest.raises(TypeError, match="^host must be a non-empty str"):
+        internet_available(3)
+    for bad in (math.nan, math.inf, -1.0, True):
+        with pytest.raises((TypeError, ValueError), match="^timeout must be"):
+            internet_available("127.0.0.1", 9, bad)
+    with pytest.raises(ValueError, match="^port must be an int in"):
+        internet_available("127.0.0.1", 70000)

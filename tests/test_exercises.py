@@ -157,3 +157,15 @@ def test_booleans_and_strings_are_not_answers(capsys):
     assert not check(key, True)
     assert not check(key, "0.5")
     assert capsys.readouterr().out.count("must be numbers") == 2
+
+
+def test_an_exercise_built_directly_is_checked():
+    from jessl_lite.exercises import Exercise
+
+    Exercise("9.9", "title", lambda: (1.0,))
+    with pytest.raises(ValueError, match="^rtol must be"):
+        Exercise("9.9", "title", lambda: (1.0,), rtol=math.nan)
+    with pytest.raises(TypeError, match="^reference must be callable"):
+        Exercise("9.9", "title", (1.0,))
+    with pytest.raises(TypeError, match="^key must be a str"):
+        Exercise(9.9, "title", lambda: (1.0,))

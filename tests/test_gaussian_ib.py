@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from scipy.stats import multivariate_normal
 
 from jessl_lite.experiments.gaussian_ib import (
+    GaussianViews,
     barlow_twins_terms,
     conditional_covariance_from_views,
     covariance,
@@ -189,3 +190,13 @@ def test_other_bad_arguments_name_themselves():
         sample_linear_gaussian_views(views, 10, generator=0)
     with pytest.raises(ValueError, match="w must have shape"):
         linear_gaussian_views(torch.zeros(0, 2), torch.eye(2), torch.eye(2))
+
+
+def test_gaussian_views_built_directly_check_their_shapes():
+    good = linear_gaussian_views(torch.eye(2, dtype=torch.float64), torch.eye(2, dtype=torch.float64),
+                                 torch.eye(2, dtype=torch.float64))
+    fields = dict(vars(good))
+    with pytest.raises(ValueError, match=r"^cov_z must have shape \(2, 2\)"):
+        GaussianViews(**{**fields, "cov_z": torch.eye(3, dtype=torch.float64)})
+    with pytest.raises(TypeError, match="^w must be a 2-D float tensor"):
+        GaussianViews(**{**fields, "w": "identity"})

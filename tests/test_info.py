@@ -412,3 +412,8 @@ def test_a_grid_too_fine_to_hold_in_memory_is_refused_at_once():
         info.quantized_normal(1e-9)
     with pytest.raises(ValueError, match="larger delta"):
         info.quantized_bivariate_normal(0.5, 0.001)
+
+
+def test_an_axis_beyond_the_table_names_the_table_too():
+    with pytest.raises(ValueError, match=r"^of has axis 1, but the table p has only 1 axis"):
+        info.conditional_entropy([0.5, 0.5], of=1, given=0)

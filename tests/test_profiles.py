@@ -92,3 +92,13 @@ def test_profile_and_verbose_are_checked(no_env):
         profiles.choose_profile("quick", verbose="no")
     with pytest.raises(TypeError, match="device must be a str"):
         profiles.choose_profile("quick", device=0, verbose=False)
+
+
+def test_a_profile_built_directly_is_checked():
+    profiles.Profile("quick", torch.device("cpu"), "test")
+    with pytest.raises(ValueError, match="^name must be one of"):
+        profiles.Profile("fast", torch.device("cpu"), "test")
+    with pytest.raises(TypeError, match="^device must be a torch.device"):
+        profiles.Profile("quick", "cuda", "test")
+    with pytest.raises(TypeError, match="^reason must be a str"):
+        profiles.Profile("quick", torch.device("cpu"), None)

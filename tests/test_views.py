@@ -394,3 +394,9 @@ def test_sampling_arguments_are_checked():
         cifar10_views(normalize=None)
     with pytest.raises(TypeError, match="second must be an Augmentation or None"):
         TwoViews(aug, "crop")
+
+
+def test_blur_maps_an_empty_batch_to_an_empty_batch():
+    # Like every other operation here (conv2d refuses an empty batch).
+    empty = torch.zeros(0, 3, 8, 8)
+    assert gaussian_blur(empty, 1.0, 3).shape == (0, 3, 8, 8)

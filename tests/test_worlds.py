@@ -17,6 +17,7 @@ from jessl_lite.experiments.worlds import (
     AXIS_V,
     AXIS_V_HAT,
     AXIS_X,
+    World,
     all_encoders,
     class_encoder,
     constant_encoder,
@@ -324,3 +325,16 @@ def test_betas_of_more_than_one_dimension_are_refused():
     world = shifted_world([0.5, 0.5], n_poses=2, d_t=[0.5, 0.5])
     with pytest.raises(ValueError, match="betas must be a number or a 1-D sequence"):
         ib_search(world, torch.zeros(2, 3))
+
+
+def test_a_world_built_directly_is_checked_too():
+    # World(...) bypassed make_world's checks: a table that does not sum to one gave wrong MI.
+    good = make_world([0.5, 0.5], [1.0], [[0, 1]])
+    fields = {"p_x": good.p_x, "d_t": good.d_t, "transform": good.transform, "n_y": 2, "y_labels": ("a", "b")}
+    World(**fields)
+    for name, bad, error in (("p_x", torch.tensor([0.7, 0.7], dtype=torch.float64), ValueError),
+                             ("p_x", "abc", TypeError), ("transform", good.transform.float(), TypeError),
+                             ("transform", torch.tensor([[0, 2]]), ValueError), ("n_y", True, TypeError),
+                             ("y_labels", ("a",), TypeError)):
+        with pytest.raises(error, match=f"^{name} must"):
+            World(**{**fields, name: bad})

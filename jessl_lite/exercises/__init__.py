@@ -45,6 +45,16 @@ class Exercise:
     rtol: float = 1e-3
     atol: float = 1e-3
 
+    def __post_init__(self) -> None:
+        for name in ("key", "title"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} must be a str; got {type(getattr(self, name)).__name__}")
+        if not callable(self.reference):
+            raise TypeError(f"reference must be callable as reference() -> tuple of floats; got "
+                            f"{type(self.reference).__name__}")
+        check_number(self.rtol, "rtol", low=0.0)
+        check_number(self.atol, "atol", low=0.0)
+
 
 EXERCISES: dict[str, Exercise] = {}
 

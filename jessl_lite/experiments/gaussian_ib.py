@@ -78,6 +78,20 @@ class GaussianViews:
     cov_z_given_x: torch.Tensor
     cross_cov: torch.Tensor
 
+    def __post_init__(self) -> None:
+        # Built directly (not by linear_gaussian_views), the shapes are checked: the entropies read them.
+        for name in ("w", "cov_x", "cov_noise", "cov_z", "cov_z_given_x", "cross_cov"):
+            value = getattr(self, name)
+            if not isinstance(value, torch.Tensor) or not value.is_floating_point() or value.ndim != 2:
+                raise TypeError(f"{name} must be a 2-D float tensor (linear_gaussian_views builds them); got "
+                                f"{getattr(value, 'shape', type(value).__name__)}")
+        m, d = self.w.shape
+        if m == 0 or d == 0:
+            raise ValueError(f"w must have shape (m, d) with m, d >= 1; got {tuple(self.w.shape)}")
+        for name, size in (("cov_x", d), ("cov_noise", d), ("cov_z", m), ("cov_z_given_x", m), ("cross_cov", m)):
+            if tuple(getattr(self, name).shape) != (size, size):
+                raise ValueError(f"{name} must have shape ({size}, {size}); got {tuple(getattr(self, name).shape)}")
+
     def entropy_z(self) -> torch.Tensor:
         r""":math:`h(Z) = \tfrac12\log\det(2\pi e\, C_Z)`, nats."""
         return info.gaussian_entropy(self.cov_z)

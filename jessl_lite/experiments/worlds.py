@@ -84,6 +84,27 @@ class World:
     n_y: int
     y_labels: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        # Built directly (not by make_world), a World is checked too: the exact answers read its tables.
+        for name in ("p_x", "d_t"):
+            value = getattr(self, name)
+            if not isinstance(value, torch.Tensor) or value.ndim != 1:
+                raise TypeError(f"{name} must be a 1-D float64 tensor (make_world builds one from any "
+                                f"probabilities); got {type(value).__name__}")
+            check_probability_table(value, name, atol=1e-9)
+        check_int(self.n_y, "n_y", minimum=1, maximum=_MAX_SIZE)
+        if not isinstance(self.transform, torch.Tensor) or self.transform.dtype != torch.int64:
+            raise TypeError(f"transform must be an int64 tensor (make_world builds one); got {self.transform!r}")
+        if tuple(self.transform.shape) != (self.d_t.numel(), self.p_x.numel()):
+            raise ValueError(f"transform must have shape (n_t, n_x) = ({self.d_t.numel()}, {self.p_x.numel()}); "
+                             f"got {tuple(self.transform.shape)}")
+        if bool((self.transform < 0).any()) or int(self.transform.max()) >= self.n_y:
+            raise ValueError(f"transform must hold observation indices in 0..{self.n_y - 1}")
+        if not isinstance(self.y_labels, tuple) or len(self.y_labels) != self.n_y or not all(
+            isinstance(label, str) for label in self.y_labels
+        ):
+            raise TypeError(f"y_labels must be a tuple of n_y = {self.n_y} names; got {self.y_labels!r}")
+
     @property
     def n_x(self) -> int:
         return int(self.p_x.numel())
