@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .data import ImageData
-from .evaluate import effective_rank, embeddings, knn_accuracy, linear_probe, std_of_normalized
+from .evaluate import _check_unprepared, effective_rank, embeddings, knn_accuracy, linear_probe, std_of_normalized
 from .validation import check_callable, check_instance, check_int, check_number, check_tensor
 
 __all__ = ["knn_monitor", "linear_probe_monitor", "embedding_monitor"]
@@ -77,6 +77,12 @@ def embedding_monitor(
     if encode is not None:
         check_callable(encode, "encode", "encode(method) -> encoder")
     _check_name(prefix, "prefix")
+    # Once, now: wrong pixels (float in 0..255, uint8 without prepare) are named here, not at the
+    # first evaluation minutes into the run.
+    if prepare is not None:
+        prepare(images)
+    else:
+        _check_unprepared(images)
 
     def hook(method: nn.Module, step: int) -> dict[str, float]:
         z = embeddings(encode(method) if encode is not None else method.embed, images, prepare)

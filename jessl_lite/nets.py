@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .validation import check_bool, check_choice, check_int, check_int_sequence
+from .validation import check_bool, check_choice, check_int, check_int_sequence, check_tensor
 
 __all__ = ["MLP", "ConvNet", "resnet18_cifar", "make_backbone", "BACKBONES"]
 
@@ -73,6 +73,8 @@ class MLP(nn.Module):
         self.in_dim, self.out_dim = in_dim, out_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Metadata only (every training step): a batch of floats; Flatten then checks the width.
+        check_tensor(x, "x", min_ndim=2, dims=f"(N, {self.in_dim}) or images (N, C, H, W)", floating=True)
         return self.net(x)
 
 
@@ -102,6 +104,8 @@ class ConvNet(nn.Module):
         self.out_dim = channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Metadata only: conv2d would take a 3-D tensor as one unbatched image.
+        check_tensor(x, "x", ndim=4, dims="(N, C, H, W)", floating=True)
         return self.net(x)
 
 

@@ -72,8 +72,11 @@ class Run:
     summary: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.method, str):
-            raise TypeError(f"method must be a str (the method's name); got {type(self.method).__name__}")
+        for name in ("method", "device", "torch_version"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} must be a str; got {type(getattr(self, name)).__name__}")
+        if self.git_commit is not None and not isinstance(self.git_commit, str):
+            raise TypeError(f"git_commit must be a str or None; got {type(self.git_commit).__name__}")
         check_int(self.seed, "seed")
         for name in ("config", "info", "summary", "curves"):
             if not isinstance(getattr(self, name), dict):
@@ -122,7 +125,7 @@ class Run:
         """``(steps, values)`` of a training curve, as numpy arrays."""
         _check_name(name)
         if name not in self.curves:
-            raise KeyError(f"no curve {name!r} in this run; it has {sorted(self.curves)}")
+            raise ValueError(f"name must be a curve of this run, one of {sorted(self.curves)}; got {name!r}")
         return np.asarray(self.curves["step"], dtype=np.int64), np.asarray(self.curves[name], dtype=np.float64)
 
     def metric(self, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -131,7 +134,7 @@ class Run:
         rows = [row for row in self.evals if name in row]
         if not rows:
             names = sorted({k for row in self.evals for k in row} - {"step"})
-            raise KeyError(f"no metric {name!r} in this run's evaluations; it has {names}")
+            raise ValueError(f"name must be a metric of this run's evaluations, one of {names}; got {name!r}")
         values = [math.nan if row[name] is None else row[name] for row in rows]
         return np.asarray([row["step"] for row in rows], dtype=np.int64), np.asarray(values, dtype=np.float64)
 

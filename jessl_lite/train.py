@@ -176,14 +176,14 @@ class FitConfig:
     resume: bool = _section("checkpointing", default=False)
 
     def __post_init__(self) -> None:
+        for name in ("steps", "epochs"):  # each one's type first: the rule below names both
+            if getattr(self, name) is not None:
+                check_int(getattr(self, name), name, minimum=1)
         if (self.steps is None) == (self.epochs is None):
             if self.steps is None:
                 self.steps = 200  # neither given: the book's smallest useful run
             else:
                 raise ValueError(f"give exactly one of steps and epochs; got steps={self.steps}, epochs={self.epochs}")
-        for name in ("steps", "epochs"):
-            if getattr(self, name) is not None:
-                check_int(getattr(self, name), name, minimum=1)
         check_int(self.batch_size, "batch_size", minimum=1)
         check_int(self.warmup_steps, "warmup_steps", minimum=0)
         check_int(self.seed, "seed", minimum=0)
@@ -237,6 +237,7 @@ class FitConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> FitConfig:
         """The inverse of :meth:`to_dict`; also takes a flat ``{field: value}`` mapping."""
+        check_instance(values, "values", Mapping, "a mapping (FitConfig.to_dict() gives one)")
         flat: dict[str, Any] = {}
         for key, value in values.items():
             if key in cls.sections() and isinstance(value, Mapping):
@@ -336,6 +337,8 @@ class LARS(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
+        if closure is not None:
+            check_callable(closure, "closure", "closure() -> loss")
         loss = closure() if closure is not None else None
         for group in self.param_groups:
             for w in group["params"]:

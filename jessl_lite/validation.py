@@ -253,6 +253,8 @@ def check_tensor(
 
 def check_same_shape(first: torch.Tensor, first_name: str, second: torch.Tensor, second_name: str) -> None:
     """``second`` must have the shape of ``first`` (the message names ``second``, the one compared)."""
+    check_tensor(first, first_name)
+    check_tensor(second, second_name)
     if first.shape != second.shape:
         raise ValueError(
             f"{second_name} must have the shape of {first_name} {tuple(first.shape)}; got {tuple(second.shape)}"
@@ -261,6 +263,8 @@ def check_same_shape(first: torch.Tensor, first_name: str, second: torch.Tensor,
 
 def check_same_device(first: torch.Tensor, first_name: str, second: torch.Tensor, second_name: str) -> None:
     """``second`` must be on the device of ``first``."""
+    check_tensor(first, first_name)
+    check_tensor(second, second_name)
     if first.device != second.device:
         raise ValueError(
             f"{second_name} must be on the device of {first_name} ({first.device}); got {second.device}. "
@@ -281,6 +285,8 @@ def check_matching_tensors(
 
     The paired arguments of a loss (``z1, z2``; ``p1, p2, z1, z2``): metadata only, no GPU sync.
     """
+    if not isinstance(tensors, dict) or not tensors:
+        raise TypeError(f"tensors must be a non-empty dict of tensors by name; got {type(tensors).__name__}")
     items = list(tensors.items())
     for name, value in items:
         check_tensor(value, name, ndim=ndim, min_ndim=min_ndim, dims=dims, floating=floating, nonempty=nonempty)
@@ -300,6 +306,7 @@ def check_finite_tensor(value: torch.Tensor, name: str, *, cpu_only: bool = Fals
     answer on a small table, never on the training hot path. With ``cpu_only`` a tensor on another
     device is returned unread (for functions that also run in every training step).
     """
+    check_tensor(value, name)
     if cpu_only and value.device.type != "cpu":
         return value
     finite = torch.isfinite(value.detach())
@@ -325,6 +332,7 @@ def check_tensor_range(
     function called in every training step never makes the host wait for the GPU. NaN entries
     pass (as through torch): the training loop's NaN guard catches them.
     """
+    check_tensor(value, name)
     if value.numel() == 0 or (cpu_only and value.device.type != "cpu"):
         return value
     data = value.detach()

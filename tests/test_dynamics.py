@@ -203,3 +203,12 @@ def test_chapter_4_exercise_references_agree_with_pen_and_paper():
     p = (1 + math.sqrt(1 - 4 * 0.05 * 1.5)) / 3
     assert EXERCISES["4.3"].reference() == pytest.approx((p, p * p), abs=1e-12)
     assert EXERCISES["4.4"].reference()[0] == math.ceil(math.log(0.01) / math.log(0.996))
+
+
+def test_a_scalar_start_broadcasts_against_a_vector_of_modes():
+    # p0 = 0.1 for every mode, one s0 per mode: the trajectories stack to (steps + 1, m).
+    p, s = integrate_eigen_ode(0.1, torch.tensor([0.01, 0.02, 0.04]), sigma2=0.5, steps=3, dt=0.05)
+    assert p.shape == s.shape == (4, 3)
+    q, t = integrate_eigen_ode(0.1, 0.04, sigma2=0.5, steps=3, dt=0.05)
+    torch.testing.assert_close(s[:, 2], t)
+    torch.testing.assert_close(p[:, 2], q)

@@ -302,3 +302,11 @@ def test_adversarial_arguments_are_checked(parts):
     with pytest.raises(TypeError, match="encoder"):
         train_adversarial(lambda x: x, pretrain, probe_train, probe_test, steps=1)
     assert isinstance(pretrain, ImageData)
+
+
+def test_the_encoders_are_named_as_infomax_takes_them():
+    # The base class calls its first module "backbone": InfoMax's is g1.
+    with pytest.raises(TypeError, match="^g1 must be an nn.Module"):
+        InfoMax("flow", nn.Flatten(), make_critic("bilinear", 4))
+    with pytest.raises(TypeError, match="^hidden_dims must be a sequence"):
+        mlp_encoder(300)

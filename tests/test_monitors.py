@@ -62,3 +62,16 @@ def test_monitors_check_their_arguments_when_made():
         embedding_monitor(data.images, prepare, encode="projector")
     with pytest.raises(TypeError, match="^prefix must be a str"):
         embedding_monitor(data.images, prepare, prefix=None)
+
+
+def test_wrong_pixels_are_named_when_the_monitor_is_made():
+    from jessl_lite.experiments.collapse import collapse_monitor
+    from jessl_lite.views import mnist_views
+
+    pixels = _images(6, 0).images.float()  # floats in 0..255: prepare would refuse them at the first evaluation
+    with pytest.raises(ValueError, match="^images must lie in"):
+        embedding_monitor(pixels, mnist_views().prepare)
+    with pytest.raises(ValueError, match="^images must lie in"):
+        collapse_monitor(pixels, mnist_views())
+    with pytest.raises(TypeError, match="need prepare="):
+        embedding_monitor(_images(6, 0).images)

@@ -69,3 +69,13 @@ def test_sizes_are_ints_and_bools_are_not_sizes():
         ConvNet(1, 8, depth=2.0)
     with pytest.raises(ValueError, match="^image_size must be an int >= 1"):
         make_backbone("mlp", 1, 0)
+
+
+def test_forward_checks_the_batch_on_metadata_only():
+    with pytest.raises(TypeError, match="^x must be a torch.Tensor"):
+        MLP(4, [8], 2)([[0.0] * 4])
+    with pytest.raises(TypeError, match="^x must be a floating-point tensor"):
+        MLP(4, [8], 2)(torch.ones(3, 4, dtype=torch.long))
+    # conv2d takes a 3-D tensor for one unbatched image: a batch that lost its channel axis.
+    with pytest.raises(ValueError, match=r"^x must have shape \(N, C, H, W\)"):
+        ConvNet(1, 4, 2)(torch.zeros(2, 28, 28))

@@ -72,3 +72,15 @@ def test_checkpoint_helpers_name_their_arguments(tmp_path):
         gather_with_grad([1.0, 2.0])
     with pytest.raises(ValueError, match=r"^x must have shape \(n, ...\); got shape \(\)"):
         gather_with_grad(torch.tensor(1.0))
+
+
+def test_missing_curves_are_value_errors_naming_name():
+    with pytest.raises(ValueError, match=r"^name must be a curve of this run, one of \['loss', 'step'\]; got 'lr'"):
+        _run().curve("lr")
+    with pytest.raises(ValueError, match="^name must be a metric of this run's evaluations"):
+        _run().metric("probe")
+    for name in ("device", "torch_version"):
+        with pytest.raises(TypeError, match=f"^{name} must be a str"):
+            Run(**{name: None})
+    with pytest.raises(TypeError, match="^git_commit must be a str or None"):
+        Run(git_commit=1234)

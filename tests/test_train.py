@@ -409,6 +409,12 @@ def test_schedules_optimizers_and_fit_check_their_arguments():
         fit(method, sampler, None, config, info=["mnist"])
     with pytest.raises(TypeError, match="^until must be an int"):
         fit(method, sampler, None, config, until=1.0)
+    with pytest.raises(TypeError, match="^values must be a mapping"):
+        FitConfig.from_dict([("steps", 2)])
+    with pytest.raises(TypeError, match="^epochs must be an int"):
+        FitConfig(steps=5, epochs="2")
+    with pytest.raises(TypeError, match="^closure must be callable"):
+        LARS(nn.Linear(2, 2).parameters(), lr=0.1).step("loss")
 
 
 def test_bad_arguments_name_themselves(mnist):

@@ -220,3 +220,16 @@ def test_finite_check_can_leave_accelerator_tensors_unread():
         v.check_finite_tensor(nan, "scores", cpu_only=True, hint=": hint")
     meta = torch.empty(2, device="meta")  # not the CPU: returned unread
     assert v.check_finite_tensor(meta, "scores", cpu_only=True) is meta
+
+
+def test_pair_checks_name_a_non_tensor():
+    z = torch.zeros(3)
+    for check in (v.check_same_shape, v.check_same_device):
+        with pytest.raises(TypeError, match="^z2 must be a torch.Tensor; got list"):
+            check(z, "z1", [0.0, 0.0, 0.0], "z2")
+    with pytest.raises(TypeError, match="^scores must be a torch.Tensor"):
+        v.check_finite_tensor([1.0], "scores")
+    with pytest.raises(TypeError, match="^images must be a torch.Tensor"):
+        v.check_tensor_range(None, "images", low=0.0)
+    with pytest.raises(TypeError, match="^tensors must be a non-empty dict"):
+        v.check_matching_tensors([z, z])

@@ -126,10 +126,11 @@ def collapse_monitor(images: torch.Tensor, views) -> Callable[[nn.Module, int], 
         run = fit(method, train, views, FitConfig(steps=300, eval_every=50),
                   hooks=[collapse_monitor(queries.images, views)])
     """
-    check_tensor(images, "images", min_ndim=2, dims="(N, C, H, W)")
+    check_tensor(images, "images", ndim=4, dims="(N, C, H, W)")
     if images.shape[0] < 2:
         raise ValueError(f"images must hold N >= 2 images; got shape {tuple(images.shape)}")
     _check_views(views)
+    views.prepare(images)  # once, now: wrong pixels are named here, not at the first evaluation
 
     def hook(method: nn.Module, step: int) -> dict[str, float]:
         return collapse_diagnostics(projector_output(method, images, views))

@@ -291,6 +291,8 @@ def _check_modes(p, p_name: str, s, s_name: str) -> tuple[torch.Tensor, torch.Te
     except RuntimeError:
         raise ValueError(f"{s_name} must broadcast with {p_name} {tuple(p.shape)}; "
                          f"got shape {tuple(s.shape)}") from None
+    # One shape for both, so that every mode's trajectory stacks (p0 = 0.1 with s0 of shape (m,)).
+    p, s = torch.broadcast_tensors(p, s)
     return p, s
 
 

@@ -208,6 +208,7 @@ class InfoMax(JointEmbeddingMethod):
     def __init__(
         self, g1: nn.Module, g2: nn.Module, critic: nn.Module, bound: str = "infonce", *, target: float | None = None
     ) -> None:
+        check_instance(g1, "g1", nn.Module, "an nn.Module")  # before the base class calls it backbone
         super().__init__(g1)
         check_instance(g2, "g2", nn.Module, "an nn.Module")
         check_instance(critic, "critic", nn.Module, "an nn.Module")
@@ -266,7 +267,7 @@ def flow_encoder(
 
 def mlp_encoder(hidden_dims: Sequence[int] = (300, 300), out_dim: int = 100) -> MLP:
     """The paper's MLP encoder: ``392 -> 300 -> 300 -> 100`` with ReLU, no normalization."""
-    return MLP(HALF_DIM, list(hidden_dims), out_dim, batchnorm=False)
+    return MLP(HALF_DIM, check_int_sequence(hidden_dims, "hidden_dims", minimum=1), out_dim, batchnorm=False)
 
 
 def conv_encoder(channels: int = 64, out_dim: int = 100, kernel_size: int = 5) -> nn.Sequential:
