@@ -44,6 +44,7 @@ from .validation import (
     check_int,
     check_number,
     check_same_device,
+    check_sizes,
     check_tensor,
 )
 
@@ -75,8 +76,7 @@ def mlp(in_dim: int, hidden_dim: int, out_dim: int, layers: int = 2) -> nn.Seque
 
     Poole et al.'s critics use ``layers=2, hidden_dim=256``.
     """
-    for name, value in (("in_dim", in_dim), ("hidden_dim", hidden_dim), ("out_dim", out_dim)):
-        check_int(value, name, minimum=1)
+    check_sizes(in_dim=in_dim, hidden_dim=hidden_dim, out_dim=out_dim)
     check_int(layers, "layers", minimum=0)
     blocks: list[nn.Module] = []
     width = in_dim

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .validation import check_generator, check_instance
+from .validation import check_generator, check_instance, check_path
 
 __all__ = ["CHECKPOINT_NAME", "CheckpointError", "load_checkpoint", "save_checkpoint", "rng_state",
            "restore_rng_state", "remove_stale_temporaries"]
@@ -35,7 +35,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 
     Raises :class:`CheckpointError` naming the file when it is missing, truncated, empty, not a
     checkpoint, or from an older format; deleting it restarts the run."""
-    path = Path(_check_path(path))
+    path = Path(check_path(path, "path"))
     advice = f"delete {path} to start the run over"
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
@@ -59,7 +59,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 def save_checkpoint(path: Path, contents: dict) -> None:
     """Write ``contents`` (plus the format number) to ``path`` atomically: a kill during the write
     leaves the previous checkpoint or the new one, never half a file; no temporary file is left."""
-    path = Path(_check_path(path))
+    path = Path(check_path(path, "path"))
     check_instance(contents, "contents", dict, "a dict (what load_checkpoint returns)")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -76,19 +76,13 @@ def save_checkpoint(path: Path, contents: dict) -> None:
 
 def remove_stale_temporaries(path: Path) -> None:
     """Half-written checkpoints of killed runs (``.checkpoint.pt.tmpPID``) whose process is gone."""
-    path = Path(_check_path(path))
+    path = Path(check_path(path, "path"))
     for tmp in path.parent.glob(f".{path.name}.tmp*"):
         pid = tmp.name.rsplit(".tmp", 1)[-1]
         if pid.isdigit() and int(pid) != os.getpid() and _process_alive(int(pid)):
             continue
         with contextlib.suppress(OSError):
             tmp.unlink()
-
-
-def _check_path(path):
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(f"path must be a str or os.PathLike; got {type(path).__name__}")
-    return path
 
 
 def _process_alive(pid: int) -> bool:

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .nets import MLP
-from .validation import check_int
+from .validation import check_int, check_sizes
 
 __all__ = [
     "SimCLRProjectionHead",
@@ -76,7 +76,7 @@ class SimCLRProjectionHead(MLP):
     """
 
     def __init__(self, in_dim: int = 2048, hidden_dim: int = 2048, out_dim: int = 128, num_layers: int = 2) -> None:
-        _check_sizes(in_dim=in_dim, hidden_dim=hidden_dim, out_dim=out_dim, num_layers=num_layers)
+        check_sizes(in_dim=in_dim, hidden_dim=hidden_dim, out_dim=out_dim, num_layers=num_layers)
         super().__init__(in_dim, [hidden_dim] * (num_layers - 1), out_dim)
 
 
@@ -101,7 +101,7 @@ class SwAVProjectionHead(MLP):
     """
 
     def __init__(self, in_dim: int = 2048, hidden_dim: int = 2048, out_dim: int = 128, num_layers: int = 2) -> None:
-        _check_sizes(in_dim=in_dim, hidden_dim=hidden_dim, out_dim=out_dim, num_layers=num_layers)
+        check_sizes(in_dim=in_dim, hidden_dim=hidden_dim, out_dim=out_dim, num_layers=num_layers)
         super().__init__(in_dim, [hidden_dim] * (num_layers - 1), out_dim)
 
 
@@ -159,7 +159,7 @@ class BYOLProjectionHead(MLP):
     """
 
     def __init__(self, in_dim: int = 2048, hidden_dim: int = 4096, out_dim: int = 256, num_layers: int = 2) -> None:
-        _check_sizes(in_dim=in_dim, hidden_dim=hidden_dim, out_dim=out_dim, num_layers=num_layers)
+        check_sizes(in_dim=in_dim, hidden_dim=hidden_dim, out_dim=out_dim, num_layers=num_layers)
         super().__init__(in_dim, [hidden_dim] * (num_layers - 1), out_dim)
 
 
@@ -183,7 +183,7 @@ class BYOLPredictionHead(MLP):
     """
 
     def __init__(self, in_dim: int = 256, hidden_dim: int = 4096, out_dim: int = 256) -> None:
-        _check_sizes(in_dim=in_dim, hidden_dim=hidden_dim, out_dim=out_dim)
+        check_sizes(in_dim=in_dim, hidden_dim=hidden_dim, out_dim=out_dim)
         super().__init__(in_dim, [hidden_dim], out_dim)
 
 
@@ -209,7 +209,7 @@ class SimSiamProjectionHead(MLP):
     """
 
     def __init__(self, in_dim: int = 2048, hidden_dim: int = 2048, out_dim: int = 2048, num_layers: int = 3) -> None:
-        _check_sizes(in_dim=in_dim, hidden_dim=hidden_dim, out_dim=out_dim, num_layers=num_layers)
+        check_sizes(in_dim=in_dim, hidden_dim=hidden_dim, out_dim=out_dim, num_layers=num_layers)
         super().__init__(in_dim, [hidden_dim] * (num_layers - 1), out_dim, last_batchnorm="no_affine", bias=False)
 
 
@@ -234,7 +234,7 @@ class SimSiamPredictionHead(MLP):
     """
 
     def __init__(self, in_dim: int = 2048, hidden_dim: int = 512, out_dim: int = 2048) -> None:
-        _check_sizes(in_dim=in_dim, hidden_dim=hidden_dim, out_dim=out_dim)
+        check_sizes(in_dim=in_dim, hidden_dim=hidden_dim, out_dim=out_dim)
         super().__init__(in_dim, [hidden_dim], out_dim)
 
 
@@ -259,7 +259,7 @@ class BarlowTwinsProjectionHead(MLP):
     """
 
     def __init__(self, in_dim: int = 2048, hidden_dim: int = 8192, out_dim: int = 8192, num_layers: int = 3) -> None:
-        _check_sizes(in_dim=in_dim, hidden_dim=hidden_dim, out_dim=out_dim, num_layers=num_layers)
+        check_sizes(in_dim=in_dim, hidden_dim=hidden_dim, out_dim=out_dim, num_layers=num_layers)
         super().__init__(in_dim, [hidden_dim] * (num_layers - 1), out_dim)
 
 
@@ -283,11 +283,6 @@ class VICRegProjectionHead(MLP):
     """
 
     def __init__(self, in_dim: int = 2048, hidden_dim: int = 8192, out_dim: int = 8192, num_layers: int = 3) -> None:
-        _check_sizes(in_dim=in_dim, hidden_dim=hidden_dim, out_dim=out_dim, num_layers=num_layers)
+        check_sizes(in_dim=in_dim, hidden_dim=hidden_dim, out_dim=out_dim, num_layers=num_layers)
         super().__init__(in_dim, [hidden_dim] * (num_layers - 1), out_dim)
 
-
-def _check_sizes(**sizes: int) -> None:
-    # Under the head's names: MLP would report hidden_dim as hidden_dims[0].
-    for name, value in sizes.items():
-        check_int(value, name, minimum=1)

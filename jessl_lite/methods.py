@@ -70,6 +70,7 @@ from .validation import (
     check_int,
     check_matching_tensors,
     check_number,
+    check_sizes,
     check_tensor,
 )
 
@@ -165,7 +166,7 @@ class SimCLR(JointEmbeddingMethod):
         temperature: float = 0.5,
     ) -> None:
         super().__init__(backbone)
-        _check_sizes(dim=dim, hidden_dim=hidden_dim, proj_layers=proj_layers)
+        check_sizes(dim=dim, hidden_dim=hidden_dim, proj_layers=proj_layers)
         self.temperature = check_number(temperature, "temperature", low=0.0, low_open=True)
         if projector is None:
             projector = SimCLRProjectionHead(_feature_dim(backbone), hidden_dim, dim, proj_layers)
@@ -221,7 +222,7 @@ class SwAV(JointEmbeddingMethod):
         queue_length: int = 0,
     ) -> None:
         super().__init__(backbone)
-        _check_sizes(dim=dim, hidden_dim=hidden_dim, proj_layers=proj_layers, num_prototypes=num_prototypes)
+        check_sizes(dim=dim, hidden_dim=hidden_dim, proj_layers=proj_layers, num_prototypes=num_prototypes)
         check_int(queue_length, "queue_length", minimum=0)
         self.temperature = check_number(temperature, "temperature", low=0.0, low_open=True)
         self.epsilon = check_number(epsilon, "epsilon", low=0.0, low_open=True)
@@ -305,7 +306,7 @@ class BYOL(JointEmbeddingMethod):
         ema_decay: float | None = None,
     ) -> None:
         super().__init__(backbone)
-        _check_sizes(dim=dim, hidden_dim=hidden_dim, proj_layers=proj_layers, pred_dim=pred_dim)
+        check_sizes(dim=dim, hidden_dim=hidden_dim, proj_layers=proj_layers, pred_dim=pred_dim)
         self.ema_decay = None if ema_decay is None else check_number(ema_decay, "ema_decay", low=0.0, high=1.0)
         if projector is None:
             projector = BYOLProjectionHead(_feature_dim(backbone), hidden_dim, dim, proj_layers)
@@ -380,7 +381,7 @@ class SimSiam(JointEmbeddingMethod):
         check_choice(predictor_mode, "predictor_mode", ("learned", "identity", "fixed_random"))
         check_bool(stop_gradient, "stop_gradient")
         check_bool(fixed_predictor_lr, "fixed_predictor_lr")
-        _check_sizes(dim=dim, pred_dim=pred_dim, proj_layers=proj_layers)
+        check_sizes(dim=dim, pred_dim=pred_dim, proj_layers=proj_layers)
         if projector is None:
             projector = SimSiamProjectionHead(_feature_dim(backbone), dim, dim, proj_layers)
         self.projector = _check_head(projector, "projector")
@@ -439,7 +440,7 @@ class BarlowTwins(JointEmbeddingMethod):
         lambd: float = 5e-3,
     ) -> None:
         super().__init__(backbone)
-        _check_sizes(dim=dim, hidden_dim=hidden_dim, proj_layers=proj_layers)
+        check_sizes(dim=dim, hidden_dim=hidden_dim, proj_layers=proj_layers)
         self.lambd = check_number(lambd, "lambd", low=0.0)
         if projector is None:
             projector = BarlowTwinsProjectionHead(_feature_dim(backbone), hidden_dim, dim, proj_layers)
@@ -486,7 +487,7 @@ class VICReg(JointEmbeddingMethod):
         cov_coeff: float = 1.0,
     ) -> None:
         super().__init__(backbone)
-        _check_sizes(dim=dim, hidden_dim=hidden_dim, proj_layers=proj_layers)
+        check_sizes(dim=dim, hidden_dim=hidden_dim, proj_layers=proj_layers)
         self.sim_coeff = check_number(sim_coeff, "sim_coeff", low=0.0)
         self.std_coeff = check_number(std_coeff, "std_coeff", low=0.0)
         self.cov_coeff = check_number(cov_coeff, "cov_coeff", low=0.0)
@@ -556,11 +557,6 @@ def _feature_dim(backbone: nn.Module) -> int:
         raise ValueError("backbone must have an int attribute out_dim when projector is None")
     return backbone.out_dim
 
-
-def _check_sizes(**sizes: int) -> None:
-    # Checked by the method under its own names: a head would call dim "out_dim".
-    for name, value in sizes.items():
-        check_int(value, name, minimum=1)
 
 
 def _check_head(head, name: str) -> nn.Module:

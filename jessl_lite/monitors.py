@@ -19,7 +19,7 @@ from torch import nn
 
 from .data import ImageData
 from .evaluate import _check_unprepared, effective_rank, embeddings, knn_accuracy, linear_probe, std_of_normalized
-from .validation import check_callable, check_instance, check_int, check_number, check_tensor
+from .validation import check_callable, check_instance, check_int, check_number, check_str, check_tensor
 
 __all__ = ["knn_monitor", "linear_probe_monitor", "embedding_monitor"]
 
@@ -33,11 +33,12 @@ def knn_monitor(
     """Weighted kNN accuracy (:func:`~jessl_lite.evaluate.knn_accuracy`) of ``method.embed`` features:
     ``queries`` classified by the labelled ``memory``, images passed through ``prepare`` first
     (``views.prepare``: to float and normalised). Returns ``{name: accuracy}``."""
-    _check_sets(memory=memory, queries=queries)
+    check_instance(memory, "memory", ImageData, "an ImageData (labelled images)")
+    check_instance(queries, "queries", ImageData, "an ImageData (labelled images)")
     _check_prepare(prepare)
     check_int(k, "k", minimum=1)
     check_number(temperature, "temperature", low=0.0, low_open=True)
-    _check_name(name, "name")
+    check_str(name, "name")
 
     def hook(method: nn.Module, step: int) -> dict[str, float]:
         features = [embeddings(method.embed, d.images, prepare) for d in (memory, queries)]
@@ -53,10 +54,11 @@ def linear_probe_monitor(
 ) -> Callable[[nn.Module, int], dict[str, float]]:
     """Test accuracy of a logistic regression on frozen ``method.embed`` features
     (:func:`~jessl_lite.evaluate.linear_probe`, regularisation ``C``). Returns ``{name: accuracy}``."""
-    _check_sets(train=train, test=test)
+    check_instance(train, "train", ImageData, "an ImageData (labelled images)")
+    check_instance(test, "test", ImageData, "an ImageData (labelled images)")
     _check_prepare(prepare)
     check_number(C, "C", low=0.0, low_open=True)
-    _check_name(name, "name")
+    check_str(name, "name")
 
     def hook(method: nn.Module, step: int) -> dict[str, float]:
         features = [embeddings(method.embed, d.images, prepare) for d in (train, test)]
@@ -76,7 +78,7 @@ def embedding_monitor(
     _check_prepare(prepare)
     if encode is not None:
         check_callable(encode, "encode", "encode(method) -> encoder")
-    _check_name(prefix, "prefix")
+    check_str(prefix, "prefix")
     # Once, now: wrong pixels (float in 0..255, uint8 without prepare) are named here, not at the
     # first evaluation minutes into the run.
     if prepare is not None:
@@ -92,16 +94,6 @@ def embedding_monitor(
     return hook
 
 
-def _check_sets(**sets) -> None:
-    for name, value in sets.items():
-        check_instance(value, name, ImageData, "an ImageData (labelled images)")
-
-
 def _check_prepare(prepare) -> None:
     if prepare is not None:
         check_callable(prepare, "prepare", "prepare(images) -> float inputs (e.g. views.prepare)")
-
-
-def _check_name(value, name: str) -> None:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str (the metric's name in run.evals); got {type(value).__name__}")

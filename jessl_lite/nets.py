@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .validation import check_bool, check_choice, check_int, check_int_sequence, check_tensor
+from .validation import check_bool, check_choice, check_int, check_int_sequence, check_sizes, check_tensor
 
 __all__ = ["MLP", "ConvNet", "resnet18_cifar", "make_backbone", "BACKBONES"]
 
@@ -90,8 +90,7 @@ class ConvNet(nn.Module):
 
     def __init__(self, in_channels: int = 1, width: int = 32, depth: int = 3) -> None:
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("width", width), ("depth", depth)):
-            check_int(value, name, minimum=1)
+        check_sizes(in_channels=in_channels, width=width, depth=depth)
         layers: list[nn.Module] = []
         channels = in_channels
         for block in range(depth):

@@ -34,7 +34,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from .validation import check_callable, check_int, check_number
+from .validation import check_callable, check_int, check_number, check_str
 
 __all__ = [
     "BOOK_PALETTE",
@@ -120,8 +120,7 @@ def glue(name: str, value: Any) -> None:
     that format specs in the prose apply. Returns nothing, so a cell that ends in ``glue``
     prints nothing.
     """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a non-empty str (the name the prose refers to); got {name!r}")
+    check_str(name, "name", nonempty=True)
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
@@ -154,8 +153,7 @@ class InteractiveFigure:
             raise TypeError(f"figsize must be a pair (width, height) in inches; got {figsize!r}")
         figsize = tuple(check_number(v, f"figsize[{i}]", low=0.0, low_open=True) for i, v in enumerate(figsize))
         check_int(dpi, "dpi", minimum=1)
-        if not isinstance(caption, str):
-            raise TypeError(f"caption must be a str; got {type(caption).__name__}")
+        check_str(caption, "caption")
         for name, mapping in (("initial", initial), ("formats", formats)):
             if mapping is not None and not isinstance(mapping, Mapping):
                 raise TypeError(f"{name} must be a mapping of slider name -> value, or None; got "

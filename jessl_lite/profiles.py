@@ -26,7 +26,7 @@ from typing import TypeVar
 
 import torch
 
-from .validation import check_bool, check_choice, check_device
+from .validation import check_bool, check_choice, check_device, check_str
 
 __all__ = ["PROFILES", "ENV_VAR", "Profile", "choose_profile", "choose_device"]
 
@@ -54,8 +54,7 @@ class Profile:
         check_choice(self.name, "name", PROFILES)
         if not isinstance(self.device, torch.device):
             raise TypeError(f"device must be a torch.device (choose_device() gives one); got {self.device!r}")
-        if not isinstance(self.reason, str):
-            raise TypeError(f"reason must be a str; got {type(self.reason).__name__}")
+        check_str(self.reason, "reason")
 
     @property
     def is_quick(self) -> bool:

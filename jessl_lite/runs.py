@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .validation import check_int, check_number
+from .validation import check_int, check_number, check_path, check_str
 
 __all__ = ["Run", "RUN_FORMAT"]
 
@@ -73,10 +73,8 @@ class Run:
 
     def __post_init__(self) -> None:
         for name in ("method", "device", "torch_version"):
-            if not isinstance(getattr(self, name), str):
-                raise TypeError(f"{name} must be a str; got {type(getattr(self, name)).__name__}")
-        if self.git_commit is not None and not isinstance(self.git_commit, str):
-            raise TypeError(f"git_commit must be a str or None; got {type(self.git_commit).__name__}")
+            check_str(getattr(self, name), name)
+        check_str(self.git_commit, "git_commit", optional=True)
         check_int(self.seed, "seed")
         for name in ("config", "info", "summary", "curves"):
             if not isinstance(getattr(self, name), dict):
@@ -123,14 +121,14 @@ class Run:
 
     def curve(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """``(steps, values)`` of a training curve, as numpy arrays."""
-        _check_name(name)
+        check_str(name, "name")
         if name not in self.curves:
             raise ValueError(f"name must be a curve of this run, one of {sorted(self.curves)}; got {name!r}")
         return np.asarray(self.curves["step"], dtype=np.int64), np.asarray(self.curves[name], dtype=np.float64)
 
     def metric(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """``(steps, values)`` of an evaluated metric, over the evaluations that have it."""
-        _check_name(name)
+        check_str(name, "name")
         rows = [row for row in self.evals if name in row]
         if not rows:
             names = sorted({k for row in self.evals for k in row} - {"step"})
@@ -140,7 +138,7 @@ class Run:
 
     def final(self, name: str) -> float:
         """The last evaluated value of ``name`` (or, if no evaluation has it, the curve's last value)."""
-        _check_name(name)
+        check_str(name, "name")
         if any(name in row for row in self.evals):
             return float(self.metric(name)[1][-1])
         return float(self.curve(name)[1][-1])
@@ -195,8 +193,7 @@ class Run:
     def to_json(self, path: str | os.PathLike | None = None, *, max_points: int | None = 1000) -> str:
         """JSON text (NaN and infinities written as ``null``), curves subsampled to ``max_points``
         steps (``None``: all); written to ``path`` too when given."""
-        if path is not None and not isinstance(path, str | os.PathLike):
-            raise TypeError(f"path must be a str or os.PathLike; got {type(path).__name__}")
+        check_path(path, "path", optional=True)
         record = self.subsampled(max_points) if max_points is not None else self
         text = json.dumps(_nan_to_none(record.to_dict()), indent=1, sort_keys=False, allow_nan=False)
         if path is not None:
@@ -217,18 +214,11 @@ class Run:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Run:
         """A record written by :meth:`to_json`."""
-        if not isinstance(path, str | os.PathLike):
-            raise TypeError(f"path must be a str or os.PathLike; got {type(path).__name__}")
-        path = Path(path)
+        path = Path(check_path(path, "path"))
         try:
             return cls.from_json(path.read_text())
         except (json.JSONDecodeError, ValueError, TypeError) as err:
             raise ValueError(f"{path} is not a readable run record: {err}") from None
-
-
-def _check_name(name) -> None:
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a str (a curve or metric name); got {type(name).__name__}")
 
 
 def _check_values(values, name: str) -> None:

@@ -76,6 +76,7 @@ from .validation import (
     check_instance,
     check_int,
     check_number,
+    check_path,
 )
 
 __all__ = [
@@ -205,9 +206,7 @@ class FitConfig:
         if self.steps is not None and self.warmup_steps >= self.steps:
             raise ValueError(f"warmup_steps must be smaller than steps={self.steps}; got {self.warmup_steps}")
         if self.checkpoint_dir is not None:
-            if not isinstance(self.checkpoint_dir, str | os.PathLike):
-                raise TypeError(f"checkpoint_dir must be a path; got {type(self.checkpoint_dir).__name__}")
-            self.checkpoint_dir = os.fspath(self.checkpoint_dir)
+            self.checkpoint_dir = os.fspath(check_path(self.checkpoint_dir, "checkpoint_dir"))
         elif self.checkpoint_every or self.resume:
             raise ValueError("checkpoint_every and resume need a checkpoint_dir")
 

@@ -43,6 +43,9 @@ __all__ = [
     "check_probability",
     "check_choice",
     "check_bool",
+    "check_str",
+    "check_path",
+    "check_sizes",
     "check_int_sequence",
     "check_interval",
     "check_generator",
@@ -117,6 +120,34 @@ def check_bool(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False; got {value!r} ({type(value).__name__})")
     return value
+
+
+def check_str(value: Any, name: str, *, optional: bool = False, nonempty: bool = False) -> str | None:
+    """``value`` if it is a ``str`` (non-empty if ``nonempty``; ``None`` too when ``optional``)."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or (nonempty and not value):
+        words = "a non-empty str" if nonempty else "a str"
+        raise TypeError(f"{name} must be {words}{' or None' if optional else ''}; got {value!r}")
+    return value
+
+
+def check_path(value: Any, name: str, *, optional: bool = False) -> Any:
+    """``value`` if it is a ``str`` or ``os.PathLike`` (or ``None`` when ``optional``)."""
+    import os
+
+    if value is None and optional:
+        return None
+    if not isinstance(value, str | os.PathLike):
+        raise TypeError(f"{name} must be a path (str or os.PathLike){' or None' if optional else ''}; "
+                        f"got {type(value).__name__}")
+    return value
+
+
+def check_sizes(**sizes: Any) -> None:
+    """Each ``name=value`` an int >= 1 (widths, numbers of layers), checked under the caller's names."""
+    for name, value in sizes.items():
+        check_int(value, name, minimum=1)
 
 
 def check_int_sequence(

@@ -1166,6 +1166,13 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
         names=named)
     case(A + "check_bool", lambda: (validation.check_bool, {"value": True, "name": Val("steps", setting)}),
          names=named)
+    case(A + "check_str", lambda: (validation.check_str, {
+        "value": text("knn"), "name": Val("steps", setting), "optional": Val(False, setting),
+        "nonempty": Val(True, setting)}), names=named)
+    case(A + "check_path", lambda: (validation.check_path, {
+        "value": path("runs/x.json"), "name": Val("steps", setting), "optional": Val(False, setting)}), names=named)
+    # check_sizes(**sizes): the sizes are its keyword arguments, each named in the message.
+    case(A + "check_sizes", lambda: (validation.check_sizes, {"dim": 4, "proj_layers": 2}))
     case(A + "check_int_sequence", lambda: (validation.check_int_sequence, {
         "value": Val((4, 2), IntSequence()), "name": Val("steps", setting), "minimum": Val(1, setting),
         "min_length": Val(1, setting)}), names=named)

@@ -233,3 +233,16 @@ def test_pair_checks_name_a_non_tensor():
         v.check_tensor_range(None, "images", low=0.0)
     with pytest.raises(TypeError, match="^tensors must be a non-empty dict"):
         v.check_matching_tensors([z, z])
+
+
+def test_str_path_and_size_checks():
+    assert v.check_str("knn", "name") == "knn" and v.check_str(None, "name", optional=True) is None
+    with pytest.raises(TypeError, match="^name must be a str; got 3$"):
+        v.check_str(3, "name")
+    with pytest.raises(TypeError, match="^name must be a non-empty str; got ''$"):
+        v.check_str("", "name", nonempty=True)
+    with pytest.raises(TypeError, match=r"^path must be a path \(str or os.PathLike\) or None; got int$"):
+        v.check_path(3, "path", optional=True)
+    v.check_sizes(dim=4, proj_layers=1)
+    with pytest.raises(ValueError, match="^proj_layers must be an int >= 1; got 0$"):
+        v.check_sizes(dim=4, proj_layers=0)

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..validation import check_number
+from ..validation import check_callable, check_number, check_str
 
 __all__ = ["check", "EXERCISES", "Exercise", "register", "strip_solutions"]
 
@@ -46,12 +46,9 @@ class Exercise:
     atol: float = 1e-3
 
     def __post_init__(self) -> None:
-        for name in ("key", "title"):
-            if not isinstance(getattr(self, name), str):
-                raise TypeError(f"{name} must be a str; got {type(getattr(self, name)).__name__}")
-        if not callable(self.reference):
-            raise TypeError(f"reference must be callable as reference() -> tuple of floats; got "
-                            f"{type(self.reference).__name__}")
+        check_str(self.key, "key")
+        check_str(self.title, "title")
+        check_callable(self.reference, "reference", "reference() -> tuple of floats")
         check_number(self.rtol, "rtol", low=0.0)
         check_number(self.atol, "atol", low=0.0)
 

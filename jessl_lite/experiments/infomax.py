@@ -65,6 +65,7 @@ from ..validation import (
     check_int,
     check_int_sequence,
     check_number,
+    check_sizes,
     check_tensor,
 )
 from ..views import TopBottomViews
@@ -278,8 +279,7 @@ def conv_encoder(channels: int = 64, out_dim: int = 100, kernel_size: int = 5) -
     ``GroupNorm`` with one group, which normalizes over channels and positions together and
     keeps a scale and shift per channel, as the paper's layer does.
     """
-    for name, value in (("channels", channels), ("out_dim", out_dim), ("kernel_size", kernel_size)):
-        check_int(value, name, minimum=1)
+    check_sizes(channels=channels, out_dim=out_dim, kernel_size=kernel_size)
     pad = kernel_size // 2
     return nn.Sequential(
         nn.Conv2d(1, channels, kernel_size, stride=2, padding=pad),
@@ -303,8 +303,7 @@ def make_critic(kind: str, dim: int, *, hidden_dim: int = 100, embed_dim: int = 
     """
     check_choice(kind, "kind", ("bilinear", "separable", "concat"))
     # Checked under this function's names (the critics would call dim "dim_x").
-    for name, value in (("dim", dim), ("hidden_dim", hidden_dim), ("embed_dim", embed_dim)):
-        check_int(value, name, minimum=1)
+    check_sizes(dim=dim, hidden_dim=hidden_dim, embed_dim=embed_dim)
     check_int(layers, "layers", minimum=0)
     if kind == "bilinear":
         return BilinearCritic(dim, dim)
@@ -341,7 +340,8 @@ def probe_accuracy(
     made each fit 10 to 30 times slower in our measurements.
     """
     check_instance(encoder, "encoder", nn.Module, "an nn.Module")
-    _check_image_data(train=train, test=test)
+    check_instance(train, "train", ImageData, "an ImageData")
+    check_instance(test, "test", ImageData, "an ImageData")
     check_choice(scaling, "scaling", ("global", "per_feature"))
     check_number(C, "C", low=0.0, low_open=True)
     from sklearn.linear_model import LogisticRegression
@@ -369,7 +369,7 @@ def heldout_bound(method: InfoMax, data: ImageData, batch_size: int) -> float:
     :meth:`~jessl_lite.data.ImageData.split`); ``K`` matters because InfoNCE is capped at ``log K``.
     """
     check_instance(method, "method", InfoMax, "an InfoMax")
-    _check_image_data(data=data)
+    check_instance(data, "data", ImageData, "an ImageData")
     check_int(batch_size, "batch_size", minimum=2, maximum=len(data))
     views = TopBottomViews()
     device = next(method.parameters()).device
@@ -396,7 +396,8 @@ def infomax_monitor(
     every ``eval_every`` steps and at the end. Use the training batch size for ``batch_size``:
     InfoNCE is capped at ``log K``, so held-out and training bounds compare only at the same ``K``.
     """
-    _check_image_data(probe_train=probe_train, probe_test=probe_test)
+    check_instance(probe_train, "probe_train", ImageData, "an ImageData")
+    check_instance(probe_test, "probe_test", ImageData, "an ImageData")
     check_int(batch_size, "batch_size", minimum=2, maximum=len(probe_test))
     check_number(C, "C", low=0.0, low_open=True)
 
@@ -456,7 +457,8 @@ def train_adversarial(
     the warm-up), every ``steps // evals`` encoder steps and at the end.
     """
     check_instance(encoder, "encoder", nn.Module, "an nn.Module")
-    _check_image_data(pretrain=pretrain, probe_train=probe_train, probe_test=probe_test)
+    for name, data in (("pretrain", pretrain), ("probe_train", probe_train), ("probe_test", probe_test)):
+        check_instance(data, name, ImageData, "an ImageData")
     for name, value in (("steps", steps), ("classifier_steps", classifier_steps), ("evals", evals)):
         check_int(value, name, minimum=1)
     check_int(warmup_steps, "warmup_steps", minimum=0)
@@ -520,11 +522,6 @@ def train_adversarial(
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _check_image_data(**sets) -> None:
-    for name, value in sets.items():
-        check_instance(value, name, ImageData, "an ImageData")
 
 
 def _check_halves(view1, view2) -> None:
