@@ -291,8 +291,11 @@ class InteractiveFigure:
 
         def show(**values):
             fig = plt.figure(figsize=self.figsize, dpi=self.dpi)
-            self.draw(fig, **values)
-            plt.show()
+            try:
+                self.draw(fig, **values)
+                plt.show()
+            finally:  # outside the inline backend show() leaves the figure open: close it here
+                plt.close(fig)
 
         return widgets.interactive(show, **controls)
 
