@@ -80,7 +80,10 @@ __all__ = [
     "mlp_encoder",
     "conv_encoder",
     "make_critic",
+    "PROBE_CS",
+    "PROBE_SCALINGS",
     "probe_accuracy",
+    "probe_accuracies",
     "heldout_bound",
     "infomax_monitor",
     "train_adversarial",
@@ -317,33 +320,58 @@ def make_critic(kind: str, dim: int, *, hidden_dim: int = 100, embed_dim: int = 
 # --- evaluation ------------------------------------------------------------------------------
 
 
+#: The probe strengths (scikit-learn's ``C``, the inverse of the L2 penalty) chapter 5 compares:
+#: the paper's probe uses the last.
+PROBE_CS = (0.01, 0.1, 1.0, 10.0)
+
+#: How :func:`probe_accuracy` puts features on a common scale before the fit.
+PROBE_SCALINGS = ("minmax", "global", "per_feature")
+
+
 def probe_accuracy(
     encoder: nn.Module, train: ImageData, test: ImageData, *, C: float = 0.01, scaling: str = "global"
 ) -> float:
     r"""Linear-probe accuracy of ``encoder`` on the top halves: logistic regression on frozen features.
 
     The encoder sees the top half of every image of ``train`` (to fit a multinomial logistic
-    regression with L2 strength ``1/C``, scikit-learn's lbfgs) and of ``test`` (to score it).
-    Pass ``nn.Flatten()`` as the encoder for the pixel baseline.
+    regression with L2 strength ``1/C``) and of ``test`` (to score it). Pass ``nn.Flatten()`` as
+    the encoder for the pixel baseline. :func:`probe_accuracies` fits several ``C`` on one pass
+    of the encoder.
 
     Args:
         scaling: how features are put on a common scale before the fit.
-            ``"global"`` (default) centres them and divides by one number, their root-mean-square
-            :math:`\sqrt{\tfrac1{ND}\sum_{n,d} (z_{nd} - \bar z_d)^2}`, so the probe sees the
-            representation's own geometry. ``"per_feature"`` standardizes every coordinate
-            (:func:`~jessl_lite.evaluate.linear_probe`), as the paper's min-max scaling does: a
-            coordinate that is constant in pixel space (the always-blank border of a digit) and
-            that a flow shifts by a tiny function of other pixels then becomes a full-size feature.
-            Chapter 5 compares the two.
+            ``"minmax"`` is Tschannen et al.'s probe (their ``mirl.ipynb``): every feature is
+            mapped to ``[0, 1]`` by the training features' minimum and maximum (scikit-learn's
+            ``MinMaxScaler``), then a multinomial logistic regression is fitted with the saga
+            solver at tolerance 0.1 (their setting; ``random_state=0`` fixes saga's order).
+            With ``C = 10`` and all 60,000 training digits this is the protocol of the paper.
+            ``"global"`` (default) centres the features and divides by one number, their
+            root-mean-square :math:`\sqrt{\tfrac1{ND}\sum_{n,d} (z_{nd} - \bar z_d)^2}`, so the
+            probe sees the representation's own geometry (lbfgs). ``"per_feature"`` standardizes
+            every coordinate (:func:`~jessl_lite.evaluate.linear_probe`). Per-feature scalings
+            (``"minmax"``, ``"per_feature"``) interact with bijective encoders: a coordinate that
+            is constant in pixel space (the always-blank border of a digit) and that a flow shifts
+            by a tiny function of other pixels becomes a full-size feature. Chapter 5 compares them.
 
     scikit-learn runs on one thread: on a small shared CPU, threads fighting over two cores
     made each fit 10 to 30 times slower in our measurements.
     """
+    check_number(C, "C", low=0.0, low_open=True)
+    return probe_accuracies(encoder, train, test, Cs=(C,), scaling=scaling)[C]
+
+
+def probe_accuracies(
+    encoder: nn.Module, train: ImageData, test: ImageData, *, Cs: Sequence[float] = PROBE_CS, scaling: str = "minmax"
+) -> dict[float, float]:
+    """:func:`probe_accuracy` for every ``C`` of ``Cs`` (``{C: accuracy}``), with one pass of the encoder.
+
+    The default is the paper's probe (``scaling="minmax"``) at the strengths chapter 5 compares.
+    """
     check_instance(encoder, "encoder", nn.Module, "an nn.Module")
     check_instance(train, "train", ImageData, "an ImageData")
     check_instance(test, "test", ImageData, "an ImageData")
-    check_choice(scaling, "scaling", ("global", "per_feature"))
-    check_number(C, "C", low=0.0, low_open=True)
+    check_choice(scaling, "scaling", PROBE_SCALINGS)
+    Cs = tuple(dict.fromkeys(_check_cs(Cs, "Cs")))  # each C once, in the order given
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
@@ -351,14 +379,26 @@ def probe_accuracy(
     device = next(encoder.parameters(), torch.empty(0, device=train.device)).device
     z_train = embeddings(encoder, train.images.to(device), views.prepare).double().cpu()
     z_test = embeddings(encoder, test.images.to(device), views.prepare).double().cpu()
+    y_train, y_test = train.labels.cpu().numpy(), test.labels.cpu().numpy()
+    out: dict[float, float] = {}
     with threadpool_limits(limits=1):
         if scaling == "per_feature":
-            return linear_probe(z_train, train.labels, z_test, test.labels, C=C)
+            return {C: linear_probe(z_train, train.labels, z_test, test.labels, C=C) for C in Cs}
+        if scaling == "minmax":
+            low, high = z_train.min(dim=0).values, z_train.max(dim=0).values
+            # A constant feature maps to 0, as scikit-learn's MinMaxScaler maps it.
+            span = torch.where(high > low, high - low, torch.ones_like(high))
+            a, b = ((z_train - low) / span).numpy(), ((z_test - low) / span).numpy()
+            for C in Cs:
+                model = LogisticRegression(C=C, solver="saga", tol=0.1, random_state=0)
+                out[C] = float(model.fit(a, y_train).score(b, y_test))
+            return out
         mean = z_train.mean(dim=0)
         scale = float((z_train - mean).pow(2).mean().sqrt()) or 1.0
-        model = LogisticRegression(C=C, max_iter=1000)
-        model.fit(((z_train - mean) / scale).numpy(), train.labels.cpu().numpy())
-        return float(model.score(((z_test - mean) / scale).numpy(), test.labels.cpu().numpy()))
+        a, b = ((z_train - mean) / scale).numpy(), ((z_test - mean) / scale).numpy()
+        for C in Cs:
+            out[C] = float(LogisticRegression(C=C, max_iter=1000).fit(a, y_train).score(b, y_test))
+    return out
 
 
 @torch.no_grad()
@@ -386,28 +426,39 @@ def heldout_bound(method: InfoMax, data: ImageData, batch_size: int) -> float:
 
 
 def infomax_monitor(
-    probe_train: ImageData, probe_test: ImageData, *, batch_size: int, C: float = 0.01
+    probe_train: ImageData,
+    probe_test: ImageData,
+    *,
+    batch_size: int,
+    C: float = 0.01,
+    scaling: str = "global",
+    Cs: Sequence[float] = (),
 ) -> Callable[[InfoMax, int], dict[str, float]]:
     """The evaluation hook of chapter 5's runs: the probe on :math:`g_1` and the bound on held-out digits.
 
     ``hook(method, step)`` returns ``{"probe_accuracy": probe_accuracy(method.g1, probe_train,
-    probe_test, C=C), "heldout_bound": heldout_bound(method, probe_test, batch_size)}``; give
-    it to :func:`~jessl_lite.train.fit` (``hooks=[monitor]``), which runs it before training,
-    every ``eval_every`` steps and at the end. Use the training batch size for ``batch_size``:
-    InfoNCE is capped at ``log K``, so held-out and training bounds compare only at the same ``K``.
+    probe_test, C=C, scaling=scaling), "heldout_bound": heldout_bound(method, probe_test,
+    batch_size)}``, and ``"probe_accuracy_C<c>"`` (``"probe_accuracy_C0.01"``) for every ``c`` of
+    ``Cs``, all from one pass of the encoder; give it to :func:`~jessl_lite.train.fit`
+    (``hooks=[monitor]``), which runs it before training, every ``eval_every`` steps and at the
+    end. Use the training batch size for ``batch_size``: InfoNCE is capped at ``log K``, so
+    held-out and training bounds compare only at the same ``K``.
     """
     check_instance(probe_train, "probe_train", ImageData, "an ImageData")
     check_instance(probe_test, "probe_test", ImageData, "an ImageData")
     check_int(batch_size, "batch_size", minimum=2, maximum=len(probe_test))
     check_number(C, "C", low=0.0, low_open=True)
+    check_choice(scaling, "scaling", PROBE_SCALINGS)
+    Cs = _check_cs(Cs, "Cs", allow_empty=True)
 
     def hook(method: InfoMax, step: int) -> dict[str, float]:
         if not isinstance(method, InfoMax):
             raise TypeError(f"infomax_monitor evaluates an InfoMax; got {type(method).__name__}")
-        return {
-            "probe_accuracy": probe_accuracy(method.g1, probe_train, probe_test, C=C),
-            "heldout_bound": heldout_bound(method, probe_test, batch_size),
-        }
+        accuracies = probe_accuracies(method.g1, probe_train, probe_test, Cs=(C, *Cs), scaling=scaling)
+        values = {"probe_accuracy": accuracies[C]}
+        values.update({f"probe_accuracy_C{c:g}": accuracies[c] for c in Cs})
+        values["heldout_bound"] = heldout_bound(method, probe_test, batch_size)
+        return values
 
     return hook
 
@@ -522,6 +573,14 @@ def train_adversarial(
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _check_cs(Cs, name: str, *, allow_empty: bool = False) -> tuple[float, ...]:
+    if isinstance(Cs, str | bytes) or not isinstance(Cs, Sequence):
+        raise TypeError(f"{name} must be a sequence of probe strengths C > 0; got {Cs!r}")
+    if not Cs and not allow_empty:
+        raise ValueError(f"{name} must hold at least one C")
+    return tuple(check_number(c, f"{name}[{i}]", low=0.0, low_open=True) for i, c in enumerate(Cs))
 
 
 def _check_halves(view1, view2) -> None:
