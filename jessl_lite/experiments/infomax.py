@@ -31,12 +31,13 @@ Example::
     >>> sorted(logs)
     ['bound']
 
-Trained as chapter 5 trains it (``pretrain``, ``probe_train``, ``probe_test``: the parts of
-:meth:`~jessl_lite.data.ImageData.split`)::
+Trained as chapter 5 trains it (``train``: MNIST training digits, unlabelled for pretraining
+and labelled for the probe, as in the paper; ``test``: MNIST test digits for the probe's score)::
 
     sizes = SIZES["quick"]
-    monitor = infomax_monitor(probe_train, probe_test, batch_size=sizes.batch_size, C=sizes.probe_C)
-    run = fit(method, pretrain, TopBottomViews(), sizes.fit_config(sizes.steps), hooks=[monitor])
+    train, test = sizes.data()
+    monitor = infomax_monitor(train, test, batch_size=sizes.batch_size, C=sizes.probe_C, scaling=sizes.probe_scaling)
+    run = fit(method, train, TopBottomViews(), sizes.fit_config(sizes.steps), hooks=[monitor])
     run.curve("bound"), run.metric("probe_accuracy"), run.metric("heldout_bound")
 """
 
@@ -95,6 +96,13 @@ HALF_DIM = 14 * 28
 #: The two estimators of the paper, by name.
 BOUNDS = {"infonce": infonce_bound, "nwj": nwj_bound}
 
+#: The probe strengths (scikit-learn's ``C``, the inverse of the L2 penalty) chapter 5 compares:
+#: the paper's probe uses the last.
+PROBE_CS = (0.01, 0.1, 1.0, 10.0)
+
+#: How :func:`probe_accuracy` puts features on a common scale before the fit.
+PROBE_SCALINGS = ("minmax", "global", "per_feature")
+
 
 @dataclass(frozen=True)
 class ExperimentSizes:
@@ -111,9 +119,11 @@ class ExperimentSizes:
     has its own loop (:func:`train_adversarial`) and takes its ``adversarial_*`` sizes directly.
     """
 
-    parts: tuple[int, int, int] = (6000, 2000, 2000)  # pretraining, probe-train, probe-test images
+    train_size: int = 60000  # MNIST training digits: pretraining (no labels) and the probe's fit
+    test_size: int = 10000  # MNIST test digits: the probe's score and the held-out bound
     batch_size: int = 128
-    probe_C: float = 0.01
+    probe_C: float = 10.0  # the paper's probe: min-max scaling, C = 10
+    probe_scaling: str = "minmax"
     # Evidence 1: bijective encoders, bilinear critic, InfoNCE and NWJ.
     flow_layers: int = 30
     flow_hidden: tuple[int, ...] = (512, 512)
@@ -136,9 +146,9 @@ class ExperimentSizes:
     targets: tuple[float, ...] = (2.0, 4.0)
 
     def __post_init__(self) -> None:
-        parts = check_int_sequence(self.parts, "parts", minimum=1)
-        if len(parts) != 3:
-            raise ValueError(f"parts must be three sizes (pretraining, probe-train, probe-test); got {self.parts!r}")
+        check_int(self.train_size, "train_size", minimum=2, maximum=60000)
+        check_int(self.test_size, "test_size", minimum=2, maximum=10000)
+        check_choice(self.probe_scaling, "probe_scaling", PROBE_SCALINGS)
         check_int_sequence(self.flow_hidden, "flow_hidden", minimum=1)
         for name in ("batch_size", "flow_layers", "steps", "evals", "adversarial_steps",
                      "adversarial_classifier_steps", "critic_batch_size", "critic_hidden", "critic_steps",
@@ -171,12 +181,27 @@ class ExperimentSizes:
             eval_every=max(steps // self.evals, 1), progress=progress,
         )
 
+    def data(self, device: torch.device | str = "cpu") -> tuple[ImageData, ImageData]:
+        """``(train, test)``: :attr:`train_size` MNIST training digits and :attr:`test_size` test digits.
+
+        As in the paper, the training digits are both the unlabelled pretraining data and the
+        probe's training set; the test digits score the probe and give the held-out bound. A
+        subset is drawn with a fixed seed (all digits when the size is the split's)."""
+        from ..data import load_mnist
+
+        train, test = load_mnist("train", device=device), load_mnist("test", device=device)
+        if self.train_size < len(train):
+            train = train.split([self.train_size], seed=0)[0]
+        if self.test_size < len(test):
+            test = test.split([self.test_size], seed=0)[0]
+        return train, test
+
 
 #: Chapter 5's two profiles.
 SIZES = {
     "full": ExperimentSizes(),
     "quick": ExperimentSizes(
-        flow_layers=4, flow_hidden=(128,), steps=300, lr=1e-3, evals=5,
+        train_size=6000, test_size=2000, flow_layers=4, flow_hidden=(128,), steps=300, lr=1e-3, evals=5,
         adversarial_steps=150, adversarial_warmup=200, adversarial_classifier_steps=5, adversarial_encoder_lr=1e-3,
         critic_batch_size=64, critic_hidden=64, critic_steps=400,
         conv_channels=16, encoder_steps=400, targets=(2.0,),
@@ -318,14 +343,6 @@ def make_critic(kind: str, dim: int, *, hidden_dim: int = 100, embed_dim: int = 
 
 
 # --- evaluation ------------------------------------------------------------------------------
-
-
-#: The probe strengths (scikit-learn's ``C``, the inverse of the L2 penalty) chapter 5 compares:
-#: the paper's probe uses the last.
-PROBE_CS = (0.01, 0.1, 1.0, 10.0)
-
-#: How :func:`probe_accuracy` puts features on a common scale before the fit.
-PROBE_SCALINGS = ("minmax", "global", "per_feature")
 
 
 def probe_accuracy(
@@ -481,6 +498,7 @@ def train_adversarial(
     evals: int = 5,
     seed: int = 0,
     probe_C: float = 0.01,
+    probe_scaling: str = "global",
 ) -> Run:
     r"""Train ``encoder`` against a linear classifier, as Tschannen et al.'s figure 1c.
 
@@ -517,6 +535,7 @@ def train_adversarial(
     check_int(seed, "seed", minimum=0)
     check_number(lr, "lr", low=0.0, low_open=True)
     check_number(probe_C, "probe_C", low=0.0, low_open=True)
+    check_choice(probe_scaling, "probe_scaling", PROBE_SCALINGS)
     encoder_lr = lr / 100 if encoder_lr is None else check_number(encoder_lr, "encoder_lr", low=0.0, low_open=True)
     start = time.perf_counter()
     device = pretrain.device
@@ -531,7 +550,7 @@ def train_adversarial(
     generator = torch.Generator().manual_seed(seed)
     settings = {"steps": steps, "batch_size": batch_size, "optimizer": "adam", "lr": lr, "encoder_lr": encoder_lr,
                 "classifier_steps": classifier_steps, "warmup_steps": warmup_steps, "evals": evals,
-                "probe_C": probe_C}
+                "probe_C": probe_C, "probe_scaling": probe_scaling}
     run = Run(method="adversarial encoder", seed=seed, config=settings, info={"data": pretrain.name},
               device=_describe(device), torch_version=str(torch.__version__), git_commit=_git_commit())
 
@@ -550,7 +569,8 @@ def train_adversarial(
         return float(loss.detach())
 
     def evaluate(done: int) -> None:
-        run.log_eval(done, {"probe_accuracy": probe_accuracy(encoder, probe_train, probe_test, C=probe_C)})
+        run.log_eval(done, {"probe_accuracy": probe_accuracy(encoder, probe_train, probe_test, C=probe_C,
+                                                                 scaling=probe_scaling)})
 
     for _ in range(warmup_steps):
         classifier_step()

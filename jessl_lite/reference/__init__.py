@@ -35,7 +35,15 @@ from torch import nn
 
 from ..runs import Run
 from ..train import FitConfig, fit
-from ..validation import check_int
+from ..validation import (
+    check_bool,
+    check_callable,
+    check_instance,
+    check_int,
+    check_number,
+    check_path,
+    check_str,
+)
 
 __all__ = ["Setup", "Experiment", "EXPERIMENTS", "register", "experiment", "records_dir", "record_path",
            "run", "load", "verify", "spread", "CHECK_STEPS"]
@@ -62,6 +70,17 @@ class Setup:
     info: dict[str, Any] = field(default_factory=dict)
     finish: Callable[[nn.Module, Run], None] | None = None
 
+    def __post_init__(self) -> None:
+        check_instance(self.method, "method", nn.Module, "an nn.Module")
+        check_instance(self.config, "config", FitConfig, "a FitConfig")
+        if isinstance(self.hooks, str | bytes) or not isinstance(self.hooks, Sequence):
+            raise TypeError(f"hooks must be a sequence of evaluation hooks; got {self.hooks!r}")
+        for i, hook in enumerate(self.hooks):
+            check_callable(hook, f"hooks[{i}]", "as hook(method, step) -> dict")
+        check_instance(self.info, "info", dict, "a dict")
+        if self.finish is not None:
+            check_callable(self.finish, "finish", "as finish(method, run)")
+
 
 @dataclass(frozen=True)
 class Experiment:
@@ -82,23 +101,41 @@ class Experiment:
     seeds: tuple[int, ...] = (0, 1, 2)
     threads: int = 1
 
+    def __post_init__(self) -> None:
+        name = check_str(self.name, "name", nonempty=True)
+        if "/" not in name or name.startswith("/") or name.endswith("/"):
+            raise ValueError(f"name must read 'chNN/what'; got {name!r}")
+        check_str(self.title, "title", nonempty=True)
+        check_str(self.protocol, "protocol", nonempty=True)
+        _check_names(self.variants, "variants")
+        check_callable(self.setup, "setup", "as setup(variant, seed) -> Setup")
+        _check_seeds(self.seeds, "seeds")
+        check_int(self.threads, "threads", minimum=1)
+
 
 EXPERIMENTS: dict[str, Experiment] = {}
 
 
-def register(experiment: Experiment) -> Experiment:
-    if experiment.name in EXPERIMENTS:
+def register(experiment: Experiment, registry: dict[str, Experiment] | None = None) -> Experiment:
+    """Add ``experiment`` to ``registry`` (default :data:`EXPERIMENTS`; a name may be registered once)."""
+    check_instance(experiment, "experiment", Experiment, "an Experiment")
+    if registry is None:
+        registry = EXPERIMENTS
+    check_instance(registry, "registry", dict, "a dict of experiments by name")
+    if experiment.name in registry:
         raise ValueError(f"a reference experiment named {experiment.name!r} is registered already")
     if len(experiment.seeds) < 3:
         raise ValueError(f"{experiment.name}: a reference experiment needs at least 3 seeds")
-    EXPERIMENTS[experiment.name] = experiment
+    registry[experiment.name] = experiment
     return experiment
 
 
 def experiment(name: str) -> Experiment:
+    """The registered experiment called ``name`` (``"ch04/collapse"``)."""
+    check_str(name, "name", nonempty=True)
     _load_definitions()
     if name not in EXPERIMENTS:
-        raise ValueError(f"no reference experiment {name!r}; there are {sorted(EXPERIMENTS)}")
+        raise ValueError(f"no reference experiment {name!r}: name must be one of {sorted(EXPERIMENTS)}")
     return EXPERIMENTS[name]
 
 
@@ -107,8 +144,13 @@ def records_dir() -> Path:
     return Path(os.environ.get("JESSL_REFERENCE_RECORDS", Path(__file__).parent / "records"))
 
 
-def record_path(name: str, variant: str, seed: int) -> Path:
-    return records_dir() / name / f"{variant}-seed{seed}.json"
+def record_path(name: str, variant: str, seed: int, *, root: str | os.PathLike | None = None) -> Path:
+    """Where the record of ``variant`` and ``seed`` of experiment ``name`` is stored (under ``root``,
+    default :func:`records_dir`)."""
+    check_str(name, "name", nonempty=True)
+    check_str(variant, "variant", nonempty=True)
+    check_int(seed, "seed", minimum=0)
+    return (records_dir() if root is None else Path(check_path(root, "root"))) / name / f"{variant}-seed{seed}.json"
 
 
 def run(
@@ -118,20 +160,26 @@ def run(
     *,
     checkpoint_root: str | os.PathLike | None = None,
     progress: bool = True,
+    records_root: str | os.PathLike | None = None,
 ) -> list[Run]:
     """Run (or resume) experiment ``name`` for ``variants`` x ``seeds`` and write each record.
 
     A record that exists already is kept (delete it to re-run). Checkpoints go to
     ``checkpoint_root/<name>/<variant>-seed<seed>/`` (default: the package's cache folder), every
-    tenth of the run, so an interrupted command continues where it stopped."""
+    tenth of the run, so an interrupted command continues where it stopped. ``records_root``
+    writes the records elsewhere than :func:`records_dir` (to try an experiment without touching
+    the package's records)."""
     spec = experiment(name)
-    variants = list(spec.variants if variants is None else variants)
+    variants = list(spec.variants if variants is None else _check_names(variants, "variants"))
+    check_bool(progress, "progress")
+    if checkpoint_root is not None:
+        check_path(checkpoint_root, "checkpoint_root")
+    if records_root is not None:
+        check_path(records_root, "records_root")
     unknown = set(variants) - set(spec.variants)
     if unknown:
         raise ValueError(f"{name} has no variants {sorted(unknown)}; it has {list(spec.variants)}")
-    seeds = list(spec.seeds if seeds is None else seeds)
-    for seed in seeds:
-        check_int(seed, "seed", minimum=0)
+    seeds = list(spec.seeds if seeds is None else _check_seeds(seeds, "seeds"))
     if checkpoint_root is None:
         from ..data import cache_dir
 
@@ -139,7 +187,7 @@ def run(
     records = []
     for variant in variants:
         for seed in seeds:
-            path = record_path(name, variant, seed)
+            path = record_path(name, variant, seed, root=records_root)
             if path.is_file():
                 records.append(Run.load(path))
                 continue
@@ -160,6 +208,11 @@ def run(
 def load(name: str, variants: Sequence[str] | None = None) -> dict[str, list[Run]]:
     """The stored records of ``name``: ``{variant: [run for each seed]}`` (variants without records are left out)."""
     spec = experiment(name)
+    if variants is not None:
+        _check_names(variants, "variants")
+        unknown = set(variants) - set(spec.variants)
+        if unknown:
+            raise ValueError(f"{name} has no variants {sorted(unknown)}; it has {list(spec.variants)}")
     out: dict[str, list[Run]] = {}
     for variant in spec.variants if variants is None else variants:
         runs = [Run.load(record_path(name, variant, s)) for s in spec.seeds if record_path(name, variant, s).is_file()]
@@ -175,6 +228,10 @@ def verify(record: Run, steps: int = CHECK_STEPS, *, atol: float | None = None) 
     setup's ``info``), then re-runs the first ``steps`` steps from the record's seed (with its
     thread count) and compares the losses: bit-exact for a record made on a CPU, within ``atol``
     (default 1e-3) for one made on a GPU."""
+    check_instance(record, "record", Run, "a Run")
+    check_int(steps, "steps", minimum=1)
+    if atol is not None:
+        check_number(atol, "atol", low=0.0)
     name, variant = record.info.get("reference"), record.info.get("variant")
     if name is None or variant is None:
         return ["the record names no reference experiment and variant"]
@@ -210,11 +267,33 @@ def verify(record: Run, steps: int = CHECK_STEPS, *, atol: float | None = None) 
 
 def spread(runs: Sequence[Run], metric: str) -> dict[str, float]:
     """Mean, min, max and number of seeds of a final metric over the seeds' records."""
+    if isinstance(runs, str | bytes) or not isinstance(runs, Sequence):
+        raise TypeError(f"runs must be a sequence of Run records; got {type(runs).__name__}")
+    for i, record in enumerate(runs):
+        check_instance(record, f"runs[{i}]", Run, "a Run")
+    check_str(metric, "metric", nonempty=True)
+    for i, record in enumerate(runs):
+        known = set(record.metric_names()) | set(record.curves)
+        if metric not in known:
+            raise ValueError(f"metric must be an evaluation or curve of every run; runs[{i}] has {sorted(known)}, "
+                             f"not {metric!r}")
     values = np.array([r.final(metric) for r in runs], dtype=np.float64)
     if values.size == 0:
         raise ValueError("runs must hold at least one record")
     return {"mean": float(values.mean()), "min": float(values.min()), "max": float(values.max()),
             "seeds": int(values.size), "std": float(values.std(ddof=1)) if values.size > 1 else math.nan}
+
+
+def _check_names(values: Any, name: str) -> tuple[str, ...]:
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
+        raise TypeError(f"{name} must be a non-empty sequence of names; got {values!r}")
+    return tuple(check_str(v, f"{name}[{i}]", nonempty=True) for i, v in enumerate(values))
+
+
+def _check_seeds(values: Any, name: str) -> tuple[int, ...]:
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
+        raise TypeError(f"{name} must be a non-empty sequence of seeds (ints >= 0); got {values!r}")
+    return tuple(check_int(v, f"{name}[{i}]", minimum=0) for i, v in enumerate(values))
 
 
 def _setup(spec: Experiment, variant: str, seed: int) -> Setup:
