@@ -1122,6 +1122,7 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
         "name": choice(TINY_REFERENCE), "variants": Val(["only"], Instance())}))
     case(F_ + "verify", lambda: (reference.verify, {"record": instance(tiny_reference(records)), "steps": 3,
                                                     "atol": nonneg(1e-3)}))
+    case(F_ + "compare", lambda: (reference.compare, {"high": numbers((0.9, 0.92)), "low": numbers((0.8, 0.85))}))
     case(F_ + "spread", lambda: (reference.spread, {"runs": Val([tiny_reference(records)], Instance()),
                                                     "metric": choice("loss")}))
 

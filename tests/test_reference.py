@@ -119,3 +119,18 @@ def test_an_existing_record_is_kept_and_an_unknown_variant_refused(tiny):
     with pytest.raises(ValueError, match="no reference experiment"):
         reference.experiment("ch99/nothing")
     assert math.isnan(reference.spread([Run.load(path)], "weight_norm")["std"])
+
+
+def test_compare_states_a_verdict_only_where_the_seeds_ranges_separate():
+    held = reference.compare([0.90, 0.92, 0.91], [0.85, 0.88, 0.86])
+    assert held["verdict"] == "holds"
+    assert held["effect"] == pytest.approx(0.91 - (0.85 + 0.88 + 0.86) / 3, abs=1e-12)
+    assert held["least"] == pytest.approx(0.90 - 0.88) and held["most"] == pytest.approx(0.92 - 0.85)
+    assert reference.compare([0.1, 0.2], [0.3, 0.4])["verdict"] == "reversed"
+    overlap = reference.compare([0.80, 0.90], [0.85])  # a fixed baseline inside the arm's range
+    assert overlap["verdict"] == "unresolved" and overlap["least"] < 0 < overlap["most"]
+    assert reference.compare(0.5, 0.5)["verdict"] == "unresolved"  # a tie is no verdict
+    with pytest.raises(TypeError, match="^low must be a number"):
+        reference.compare([1.0], "0.5")
+    with pytest.raises(ValueError, match="^high must hold finite"):
+        reference.compare([math.nan], [0.5])

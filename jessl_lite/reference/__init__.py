@@ -46,7 +46,7 @@ from ..validation import (
 )
 
 __all__ = ["Setup", "Experiment", "EXPERIMENTS", "register", "experiment", "records_dir", "record_path",
-           "run", "load", "verify", "spread", "CHECK_STEPS"]
+           "run", "load", "verify", "spread", "compare", "CHECK_STEPS"]
 
 #: Steps of each stored record that the tests re-run and compare.
 CHECK_STEPS = 5
@@ -282,6 +282,38 @@ def spread(runs: Sequence[Run], metric: str) -> dict[str, float]:
         raise ValueError("runs must hold at least one record")
     return {"mean": float(values.mean()), "min": float(values.min()), "max": float(values.max()),
             "seeds": int(values.size), "std": float(values.std(ddof=1)) if values.size > 1 else math.nan}
+
+
+def compare(high: Any, low: Any) -> dict[str, Any]:
+    """How far the seeds of arm ``high`` lie above those of arm ``low``, and whether that is a verdict.
+
+    ``high`` and ``low`` are one value per seed (or one number: a fixed baseline). Returns the
+    difference of the means (``effect``), the least and most difference the seeds allow
+    (``least``: lowest of ``high`` minus highest of ``low``; ``most`` the other way round), and
+    ``verdict``: ``"holds"`` when every seed of ``high`` is above every seed of ``low``,
+    ``"reversed"`` when every one is below, ``"unresolved"`` when the ranges overlap. The book
+    states a claim only where it ``"holds"``.
+
+    >>> compare([0.9, 0.92, 0.91], [0.85, 0.88, 0.86])["verdict"]
+    'holds'
+    """
+    arms = {}
+    for name, values in (("high", high), ("low", low)):
+        try:
+            ok = values is not None and not isinstance(values, str | bytes | bool)
+            array = np.atleast_1d(np.asarray(values, dtype=np.float64)) if ok else None
+        except (TypeError, ValueError):
+            array = None
+        if array is None or array.ndim != 1 or array.size == 0:
+            raise TypeError(f"{name} must be a number or a non-empty sequence of numbers (one per seed); "
+                            f"got {values!r}")
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} must hold finite numbers; got {array.tolist()}")
+        arms[name] = array
+    high, low = arms["high"], arms["low"]
+    verdict = "holds" if high.min() > low.max() else "reversed" if high.max() < low.min() else "unresolved"
+    return {"effect": float(high.mean() - low.mean()), "least": float(high.min() - low.max()),
+            "most": float(high.max() - low.min()), "verdict": verdict}
 
 
 def _check_names(values: Any, name: str) -> tuple[str, ...]:
