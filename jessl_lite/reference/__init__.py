@@ -301,6 +301,8 @@ def compare(high: Any, low: Any) -> dict[str, Any]:
     for name, values in (("high", high), ("low", low)):
         try:
             ok = values is not None and not isinstance(values, str | bytes | bool)
+            if ok and isinstance(values, Sequence):
+                ok = not any(isinstance(v, bool | str | bytes) for v in values)
             array = np.atleast_1d(np.asarray(values, dtype=np.float64)) if ok else None
         except (TypeError, ValueError):
             array = None
