@@ -116,8 +116,10 @@ class Run:
 
     @property
     def steps(self) -> int:
-        """Optimizer steps recorded (the length of the curves)."""
-        return len(self.curves["step"])
+        """Optimizer steps taken: the last recorded step + 1 (a stored record's curves may be
+        subsampled, so their length can be smaller)."""
+        steps = self.curves["step"]
+        return int(steps[-1]) + 1 if len(steps) else 0
 
     def curve(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """``(steps, values)`` of a training curve, as numpy arrays."""
@@ -155,7 +157,7 @@ class Run:
         subsample. Evaluations are kept."""
         check_int(max_points, "max_points", minimum=2)
         head = min(50, max_points // 2) if head is None else check_int(head, "head", minimum=0, maximum=max_points - 1)
-        n = self.steps
+        n = len(self.curves["step"])  # points recorded (a subsampled record has fewer than its steps)
         if n <= max_points:
             keep = np.arange(n)
         else:

@@ -672,7 +672,7 @@ def _log(state: _State, callback) -> None:
     for step, current_lr, values in state.pending:
         state.run.log_step(step, {"lr": current_lr, **{name: float(v) for name, v in values.items()}})
     throughput = len(state.pending) * state.config.batch_size / max(now - state.t_log, 1e-9)
-    state.run.curves.setdefault("images_per_s", [math.nan] * state.run.steps)[-1] = throughput
+    state.run.curves.setdefault("images_per_s", [math.nan] * len(state.run.curves["step"]))[-1] = throughput
     last = {name: column[-1] for name, column in state.run.curves.items()}
     state.pending, state.t_log = [], now
     state.bar.set_postfix(loss=f"{last['loss']:.4f}", img_s=f"{throughput:.0f}")

@@ -84,3 +84,14 @@ def test_missing_curves_are_value_errors_naming_name():
             Run(**{name: None})
     with pytest.raises(TypeError, match="^git_commit must be a str or None"):
         Run(git_commit=1234)
+
+
+def test_a_subsampled_record_still_knows_how_many_steps_it_took():
+    run = Run(method="m", seed=0)
+    for step in range(3000):
+        run.log_step(step, {"loss": float(step)})
+    small = Run.from_json(run.to_json(max_points=1000))
+    assert len(small.curves["step"]) == 1000 and small.curves["step"][-1] == 2999
+    assert run.steps == small.steps == 3000
+    assert small.subsampled(10).steps == 3000 and len(small.subsampled(10).curves["step"]) == 10
+    assert Run(method="m", seed=0).steps == 0
