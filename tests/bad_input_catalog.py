@@ -1113,6 +1113,7 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
     case(F_ + "experiment", lambda: (tiny_reference(records) and reference.experiment,
                                      {"name": choice(TINY_REFERENCE)}))
     case(F_ + "records_dir", lambda: (reference.records_dir, {}))
+    case(F_ + "cpu_kind", lambda: (reference.cpu_kind, {}))
     case(F_ + "record_path", lambda: (reference.record_path, {
         "name": text(TINY_REFERENCE), "variant": text("only"), "seed": count(0), "root": path(str(records))}))
     case(F_ + "run", lambda: (tiny_reference(records) and reference.run, {

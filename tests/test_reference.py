@@ -92,6 +92,7 @@ def test_run_writes_records_that_verify_and_a_changed_number_is_caught(tiny):
     stored = Run.load(path)
     assert stored.info["reference"] == "test/tiny" and stored.seed == 1 and stored.final("weight_norm") > 0
     assert stored.config == _tiny_setup("fast", 1).config.to_dict()  # without the runner's checkpoint fields
+    assert stored.info["cpu_kind"] == reference.cpu_kind()
     assert verify(stored) == []
     spread = reference.spread(reference.load("test/tiny")["fast"], "weight_norm")
     assert spread["seeds"] == 3 and spread["min"] <= spread["mean"] <= spread["max"]
@@ -134,3 +135,16 @@ def test_compare_states_a_verdict_only_where_the_seeds_ranges_separate():
         reference.compare([1.0], "0.5")
     with pytest.raises(ValueError, match="^high must hold finite"):
         reference.compare([math.nan], [0.5])
+
+
+def test_a_record_from_another_cpu_kind_is_checked_within_a_relative_tolerance(tiny):
+    reference.run("test/tiny", ["slow"], [0], progress=False, checkpoint_root=tiny / "ckpt")
+    path = reference.record_path("test/tiny", "slow", 0)
+    data = json.loads(path.read_text())
+    data["info"]["cpu_kind"] = "another kind"
+    data["curves"]["loss"][2] *= 1 + 1e-7  # a rounding difference of another CPU's kernels
+    path.write_text(json.dumps(data))
+    assert verify(Run.load(path)) == []
+    data["curves"]["loss"][2] *= 1 + 1e-3  # a real difference
+    path.write_text(json.dumps(data))
+    assert any("beyond rtol" in problem and "another kind" in problem for problem in verify(Run.load(path)))
