@@ -132,6 +132,6 @@ register(Experiment(
 ))
 register(Experiment(
     name="ch05/encoders",
-    title="ConvNet and MLP encoders held at the same InfoNCE value (figure 4)",
+    title="ConvNet and MLP encoders trained to the same InfoNCE target (figure 4)",
     protocol=_PROTOCOL, variants=ENCODER_VARIANTS, setup=encoders,
 ))
