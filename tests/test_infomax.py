@@ -210,8 +210,8 @@ def test_global_probe_ignores_the_scale_of_the_features(parts):
         def forward(self, x):
             return 1000.0 * x.flatten(1)
 
-    pixels = probe_accuracy(nn.Flatten(), small_train, small_test)
-    assert probe_accuracy(Scaled(), small_train, small_test) == pytest.approx(pixels, abs=2e-3)
+    pixels = probe_accuracy(nn.Flatten(), small_train, small_test, scaling="global")
+    assert probe_accuracy(Scaled(), small_train, small_test, scaling="global") == pytest.approx(pixels, abs=2e-3)
     assert 0.5 < pixels < 0.95
     with pytest.raises(ValueError, match="scaling"):
         probe_accuracy(nn.Flatten(), small_train, small_test, scaling="zscore")
@@ -234,7 +234,7 @@ def test_probe_agrees_with_an_independent_logistic_regression(parts):
     scale = ((a - mean) ** 2).mean() ** 0.5
     model = LogisticRegression(C=0.01, max_iter=1000).fit((a - mean) / scale, train.labels.numpy())
     expected = model.score((b - mean) / scale, test.labels.numpy())
-    assert probe_accuracy(nn.Flatten(), train, test, C=0.01) == pytest.approx(expected, abs=1e-12)
+    assert probe_accuracy(nn.Flatten(), train, test, C=0.01, scaling="global") == pytest.approx(expected, abs=1e-12)
 
 
 def test_paper_probe_agrees_with_scikit_learns_minmax_pipeline(parts):
@@ -255,10 +255,18 @@ def test_paper_probe_agrees_with_scikit_learns_minmax_pipeline(parts):
         expected[C] = model.score(scaler.transform(b), test.labels.numpy())
     got = probe_accuracies(nn.Flatten(), train, test, Cs=(0.01, 10.0, 0.01))
     assert list(got) == [0.01, 10.0]  # each C once, in the order given
-    assert got[0.01] == pytest.approx(expected[0.01], abs=1e-12)
-    assert got[10.0] == pytest.approx(expected[10.0], abs=1e-12)
+    # The probe divides where MinMaxScaler multiplies by a reciprocal: at most a test digit's difference.
+    assert got[0.01] == pytest.approx(expected[0.01], abs=1 / len(test) + 1e-12)
+    assert got[10.0] == pytest.approx(expected[10.0], abs=1 / len(test) + 1e-12)
     assert expected[10.0] > expected[0.01]  # a weaker penalty fits 392 pixels better
-    assert probe_accuracy(nn.Flatten(), train, test, C=10.0, scaling="minmax") == got[10.0]
+    assert probe_accuracy(nn.Flatten(), train, test) == got[10.0]  # the default is the paper's probe
+
+    class Rescaled(nn.Module):  # a positive scale and a shift per feature: min-max scaling undoes it
+        def forward(self, x):
+            flat = x.flatten(1)
+            return flat * torch.linspace(0.5, 50.0, flat.shape[1]) + torch.linspace(-3.0, 3.0, flat.shape[1])
+
+    assert probe_accuracy(Rescaled(), train, test) == pytest.approx(got[10.0], abs=4e-3)
     with pytest.raises(ValueError, match=r"^Cs\[1\] must be"):
         probe_accuracies(nn.Flatten(), train, test, Cs=(1.0, 0.0))
     with pytest.raises(ValueError, match="^Cs must hold"):

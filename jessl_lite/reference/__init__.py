@@ -15,7 +15,8 @@ reads them with :func:`load` and summarises them with :func:`spread`. The tests 
 steps of every stored record from its stored seed with the code as it is now and compare them
 with the stored curve (:func:`verify`): bit-exact for records made on a CPU of the same kind
 (the same vector instructions: ``torch.backends.cpu.get_cpu_capability()``, stored in the
-record), within a relative ``1e-5`` (absolute ``1e-6``) on another CPU, whose matrix kernels round differently.
+record), within a relative ``1e-5`` (absolute ``1e-6``) on another CPU, whose matrix kernels
+round differently.
 Records are written by :func:`run` only, never by hand.
 
 Runs use one CPU thread unless told otherwise (``torch.set_num_threads``): the same numbers on
@@ -319,25 +320,19 @@ def compare(high: Any, low: Any) -> dict[str, Any]:
     >>> compare([0.9, 0.92, 0.91], [0.85, 0.88, 0.86])["verdict"]
     'holds'
     """
-    arms = {}
-    for name, values in (("high", high), ("low", low)):
-        try:
-            ok = values is not None and not isinstance(values, str | bytes | bool)
-            if ok and isinstance(values, Sequence):
-                ok = not any(isinstance(v, bool | str | bytes) for v in values)
-            array = np.atleast_1d(np.asarray(values, dtype=np.float64)) if ok else None
-        except (TypeError, ValueError):
-            array = None
-        if array is None or array.ndim != 1 or array.size == 0:
-            raise TypeError(f"{name} must be a number or a non-empty sequence of numbers (one per seed); "
-                            f"got {values!r}")
-        if not np.isfinite(array).all():
-            raise ValueError(f"{name} must hold finite numbers; got {array.tolist()}")
-        arms[name] = array
-    high, low = arms["high"], arms["low"]
+    high, low = _check_arm(high, "high"), _check_arm(low, "low")
     verdict = "holds" if high.min() > low.max() else "reversed" if high.max() < low.min() else "unresolved"
     return {"effect": float(high.mean() - low.mean()), "least": float(high.min() - low.max()),
             "most": float(high.max() - low.min()), "verdict": verdict}
+
+
+def _check_arm(values: Any, name: str) -> np.ndarray:
+    # One number (a fixed baseline) or one finite number per seed.
+    if isinstance(values, int | float | np.number) and not isinstance(values, bool):
+        values = [values]
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray) or len(values) == 0:
+        raise TypeError(f"{name} must be a number or a non-empty sequence of numbers (one per seed); got {values!r}")
+    return np.array([check_number(v, f"{name}[{i}]") for i, v in enumerate(values)])
 
 
 def _check_names(values: Any, name: str) -> tuple[str, ...]:

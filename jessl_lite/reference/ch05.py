@@ -7,7 +7,7 @@ features of all 60,000 training and 10,000 test top halves, min-max scaling, mul
 logistic regression (saga, tolerance 0.1) with C = 10. Here the encoders, critics, batch size,
 optimizer, data and probe are theirs; the number of steps is what fits one hour of two CPU
 cores for all variants and seeds together (the paper's 21,000 steps of the 30-coupling flows
-alone would take about 2.5 hours per run on one core, at 0.4 s a step). The probe is fitted at
+alone would take about 2.3 hours per run on one core, at 0.4 s a step). The probe is fitted at
 C = 0.01, 0.1, 1 and 10 at each evaluation (before training and at the end), because the
 chapter's verdicts depend on C. The adversarial encoder (figure 1c) has its own two-optimizer
 loop and is not among these runs.
