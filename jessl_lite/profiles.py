@@ -15,6 +15,22 @@ Example::
     >>> run = choose_profile("quick", verbose=False)
     >>> run.name, run.pick(quick=200, full=5000)
     ('quick', 200)
+
+**The smoke setting.** ``JESSL_SMOKE=1`` beside ``JESSL_PROFILE=full`` runs the full profile's
+code (its models, data sets, methods and cells) on a CPU in a few minutes, so that no line of
+a student's GPU run is one that nobody ran: CI does this for every chapter. It caps sizes and
+nothing else:
+
+* every training loop (:func:`jessl_lite.train.fit`, and the chapters' own loops through
+  :func:`smoke_steps`) stops after :data:`SMOKE_STEPS` optimizer steps, and treats that step
+  as its last (final evaluation and checkpoint; checkpoints go to a ``smoke/`` subfolder, so a
+  real run never resumes from one);
+* :meth:`Profile.limit` keeps :data:`SMOKE_EXAMPLES` examples of a data set;
+* :meth:`Profile.pick`'s ``smoke=`` value, where a chapter gives one, replaces the full value:
+  chapters give it for sizes only (batch sizes, sample counts, label counts).
+
+Numbers computed under it mean nothing; the chapters' claims about trained models are checked
+only in the quick profile (:meth:`Profile.claim`).
 """
 
 from __future__ import annotations
@@ -26,12 +42,22 @@ from typing import TypeVar
 
 import torch
 
-from .validation import check_bool, check_choice, check_device, check_str
+from .validation import check_bool, check_choice, check_device, check_int, check_str
 
-__all__ = ["PROFILES", "ENV_VAR", "Profile", "choose_profile", "choose_device"]
+__all__ = ["PROFILES", "ENV_VAR", "SMOKE_VAR", "SMOKE_STEPS", "SMOKE_EXAMPLES", "Profile", "choose_profile",
+           "choose_device", "smoke_enabled", "smoke_steps"]
 
 PROFILES = ("quick", "full")
 ENV_VAR = "JESSL_PROFILE"
+
+#: The environment variable of the smoke setting (``1`` on, ``0`` or unset off).
+SMOKE_VAR = "JESSL_SMOKE"
+#: Optimizer steps of every training loop under the smoke setting.
+SMOKE_STEPS = 5
+#: Examples that :meth:`Profile.limit` keeps of a data set under the smoke setting.
+SMOKE_EXAMPLES = 256
+
+_UNSET = object()
 
 T = TypeVar("T")
 
@@ -49,20 +75,56 @@ class Profile:
     name: str
     device: torch.device
     reason: str
+    smoke: bool = False
 
     def __post_init__(self) -> None:
         check_choice(self.name, "name", PROFILES)
         if not isinstance(self.device, torch.device):
             raise TypeError(f"device must be a torch.device (choose_device() gives one); got {self.device!r}")
         check_str(self.reason, "reason")
+        check_bool(self.smoke, "smoke")
 
     @property
     def is_quick(self) -> bool:
         return self.name == "quick"
 
-    def pick(self, *, quick: T, full: T) -> T:
-        """The value for this profile: ``run.pick(quick=200, full=5000)``."""
-        return quick if self.is_quick else full
+    def pick(self, *, quick: T, full: T, smoke: T = _UNSET) -> T:
+        """The value for this profile: ``run.pick(quick=200, full=5000)``.
+
+        ``smoke``, if given, is the value under the smoke setting (a size small enough for a CPU,
+        in place of the full one; see the module docstring)."""
+        if self.is_quick:
+            return quick
+        return smoke if self.smoke and smoke is not _UNSET else full
+
+    def limit(self, data, n: int = SMOKE_EXAMPLES):
+        """``data`` itself, or under the smoke setting a fixed random subset of ``n`` of its examples.
+
+        ``data``: an :class:`~jessl_lite.data.ImageData`."""
+        from .data import ImageData
+
+        check_int(n, "n", minimum=1)
+        if not isinstance(data, ImageData):
+            raise TypeError(f"data must be an ImageData (load_mnist, load_cifar10); got {type(data).__name__}")
+        if not self.smoke or len(data) <= n:
+            return data
+        return data.split([n], seed=0)[0]
+
+    def claim(self, condition: bool, claim: str) -> bool:
+        """Check a claim the text makes about this run's results.
+
+        In the quick profile (whose numbers the page shows) a false claim is an ``AssertionError``;
+        in the full profile it is a printed note (the text was written from the quick and the
+        reference runs, and a full run may differ), and under the smoke setting it is not checked.
+        Returns ``condition``."""
+        check_str(claim, "claim", nonempty=True)
+        holds = bool(condition)
+        if self.is_quick:
+            if not holds:
+                raise AssertionError(f"the text claims: {claim}; this run does not show it")
+        elif not holds and not self.smoke:
+            print(f"Note: the text claims {claim}; this {self.name}-profile run does not show it.")
+        return holds
 
 
 def choose_device(prefer: str | torch.device | None = None) -> torch.device:
@@ -102,6 +164,7 @@ def choose_profile(
     if env and env not in PROFILES:
         raise ValueError(f"the environment variable {ENV_VAR} must be 'quick' or 'full'; got {env!r}")
     dev = _device(device, "device")
+    smoke = smoke_enabled()
     if env:
         name, why = env, f"forced by {ENV_VAR}={env}"
     elif profile is not None:
@@ -111,13 +174,33 @@ def choose_profile(
     else:
         name, why = "quick", "no CUDA GPU was found"
     reason = f"profile '{name}' ({why}); device {dev}"
-    if name == "full" and dev.type == "cpu":
+    if smoke:
+        reason += f"; smoke setting ({SMOKE_VAR}=1): at most {SMOKE_STEPS} steps per run, sizes capped"
+    elif name == "full" and dev.type == "cpu":
         reason += " (warning: the full profile on a CPU takes hours)"
     if dev.type != "cuda" and _in_colab():
         reason += ". For the full profile in Colab: Runtime > Change runtime type > T4 GPU, then rerun."
     if verbose:
         print(reason)
-    return Profile(name=name, device=dev, reason=reason)
+    return Profile(name=name, device=dev, reason=reason, smoke=smoke)
+
+
+def smoke_enabled() -> bool:
+    """Whether the smoke setting is on: the environment variable ``JESSL_SMOKE`` is ``1``.
+
+    Raises:
+        ValueError: ``JESSL_SMOKE`` is set to something other than ``0``, ``1`` or nothing.
+    """
+    raw = os.environ.get(SMOKE_VAR, "").strip()
+    if raw not in ("", "0", "1"):
+        raise ValueError(f"the environment variable {SMOKE_VAR} must be '1' (on) or '0' (off); got {raw!r}")
+    return raw == "1"
+
+
+def smoke_steps(steps: int) -> int:
+    """``steps``, or :data:`SMOKE_STEPS` if fewer under the smoke setting: the length of a training loop."""
+    check_int(steps, "steps", minimum=0)
+    return min(steps, SMOKE_STEPS) if smoke_enabled() else steps
 
 
 def _device(prefer, name: str) -> torch.device:

@@ -55,7 +55,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import distributed
+from . import distributed, profiles
 from .checkpoints import (
     CHECKPOINT_NAME,
     CheckpointError,
@@ -420,6 +420,11 @@ def fit(
             schedules stay those of the whole run): to re-check the first steps of a long run,
             or to smoke-test a configuration. No final evaluation or checkpoint is made early.
 
+    Under the smoke setting (``JESSL_SMOKE=1``, :mod:`jessl_lite.profiles`) the run stops after
+    :data:`~jessl_lite.profiles.SMOKE_STEPS` steps and treats that step as its last (final
+    evaluation, checkpoint), with the batch capped at :data:`SMOKE_BATCH` and checkpoints in a
+    ``smoke/`` subfolder of ``checkpoint_dir`` (never resumed); the schedules stay those of the whole run.
+
     Returns:
         The :class:`Run`: ``run.curve("loss")``, ``run.metric("knn")``, ``run.to_json(path)``.
 
@@ -436,16 +441,21 @@ def fit(
     """
     config = _as_config(config)
     _check_fit_arguments(hooks, callback, info, until)
+    smoke = profiles.smoke_enabled()
+    if smoke:
+        config = _smoke_config(config)
     state = _setup(method, data, views, config, info)
+    if smoke:
+        state.end = min(state.total, profiles.SMOKE_STEPS)
     _resume(state)
     with _interrupt_flag() as interrupted:
         if state.start == 0 and config.eval_at_start:
             _evaluate(state, hooks, 0, first=True)
-        end = state.total if until is None else min(until, state.total)
+        end = state.end if until is None else min(until, state.end)
         for step in range(state.start, end):
             _train_step(state, step)
             done = step + 1
-            last = done == state.total
+            last = done == state.end
             if state.skip_nonfinite or done % config.log_every == 0 or last or _checkpoint_due(state, done):
                 _log(state, callback)
             if _evaluation_due(hooks, config, done, last):
@@ -491,6 +501,10 @@ class _State:
     seconds_before: float = 0.0
     last_checkpoint_step: int | None = None
     channels_last: bool = False
+    end: int = 0  # the run's last step: total, or fewer under the smoke setting
+
+    def __post_init__(self) -> None:
+        self.end = self.end or self.total
 
     @property
     def skip_nonfinite(self) -> bool:
@@ -509,6 +523,20 @@ def _check_fit_arguments(hooks, callback, info, until) -> None:
         check_instance(info, "info", Mapping, "a dict of JSON values or None")
     if until is not None:
         check_int(until, "until", minimum=1)
+
+
+#: The largest batch under the smoke setting.
+SMOKE_BATCH = 16
+
+
+def _smoke_config(config: FitConfig) -> FitConfig:
+    # The smoke setting's caps: a smaller batch, checkpoints apart from a real run's (a smoke run
+    # always starts over: an earlier smoke run may have had other caps).
+    changes: dict[str, Any] = {"batch_size": min(config.batch_size, SMOKE_BATCH)}
+    if config.checkpoint_dir is not None:
+        changes["checkpoint_dir"] = os.fspath(Path(config.checkpoint_dir) / "smoke")
+        changes["resume"] = False
+    return config.replace(**changes)
 
 
 def _as_config(config) -> FitConfig:
@@ -696,7 +724,7 @@ def _evaluate(state: _State, hooks, done: int, first: bool = False) -> None:
     if distributed.rank() != 0 or not hooks:
         return
     metrics: dict[str, float] = {}
-    last = done == state.total
+    last = done == state.end
     for hook in hooks:
         if _hook_due(hook, state.config, done, last, first):
             values = hook(state.method, done)
@@ -712,7 +740,7 @@ def _evaluate(state: _State, hooks, done: int, first: bool = False) -> None:
 
 def _checkpoint_due(state: _State, done: int) -> bool:
     every = state.config.checkpoint_every
-    return state.ckpt_path is not None and (done == state.total or bool(every and done % every == 0))
+    return state.ckpt_path is not None and (done == state.end or bool(every and done % every == 0))
 
 
 def _checkpoint(state: _State, done: int) -> None:

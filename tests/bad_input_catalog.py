@@ -1141,10 +1141,17 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
 
     Q = "jessl_lite.profiles."
     case(Q + "Profile", lambda: (profiles.Profile, {"name": choice("quick"), "device": device(torch.device("cpu")),
-                                                    "reason": text("test")}))
-    # pick returns one of two values the chapter chose: any objects.
+                                                    "reason": text("test"), "smoke": False}))
+    # pick returns one of the values the chapter chose: any objects.
     case(Q + "Profile.pick", lambda: (profiles.Profile("quick", torch.device("cpu"), "test").pick, {
-        "quick": anything(1), "full": anything(2)}))
+        "quick": anything(1), "full": anything(2), "smoke": anything(3)}))
+    case(Q + "Profile.limit", lambda: (profiles.Profile("full", torch.device("cpu"), "test", smoke=True).limit, {
+        "data": Val(images(300), Instance()), "n": size(256)}))
+    # claim takes any truth value (a bool, a numpy bool, a 0-dim tensor).
+    case(Q + "Profile.claim", lambda: (profiles.Profile("quick", torch.device("cpu"), "test").claim, {
+        "condition": anything(True), "claim": text("a claim")}))
+    case(Q + "smoke_enabled", lambda: (profiles.smoke_enabled, {}))
+    case(Q + "smoke_steps", lambda: (profiles.smoke_steps, {"steps": count(5)}))
     case(Q + "choose_profile", lambda: (profiles.choose_profile, {"profile": choice("quick"), "device": device("cpu"),
                                                                   "verbose": False}))
     case(Q + "choose_device", lambda: (profiles.choose_device, {"prefer": device("cpu")}))

@@ -43,6 +43,7 @@ and labelled for the probe, as in the paper; ``test``: MNIST test digits for the
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -197,7 +198,7 @@ class ExperimentSizes:
         return train, test
 
 
-#: Chapter 5's two profiles.
+#: Chapter 5's two profiles (and the smoke setting's sizes, below).
 SIZES = {
     "full": ExperimentSizes(),
     "quick": ExperimentSizes(
@@ -207,6 +208,12 @@ SIZES = {
         conv_channels=16, encoder_steps=400, targets=(2.0,),
     ),
 }
+#: The full profile's models and code at the sizes of the smoke setting (``JESSL_SMOKE=1``, CI):
+#: a few hundred digits and a few steps of every run (:mod:`jessl_lite.profiles`).
+SIZES["smoke"] = dataclasses.replace(
+    SIZES["full"], train_size=256, test_size=256, steps=10, evals=1, adversarial_steps=5, adversarial_warmup=5,
+    critic_steps=10, encoder_steps=10,
+)
 
 
 # --- the method ------------------------------------------------------------------------------
