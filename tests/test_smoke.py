@@ -158,3 +158,15 @@ def test_reference_runs_refuse_the_smoke_setting(smoke, tmp_path):
     with pytest.raises(ValueError, match="JESSL_SMOKE"):
         reference.run("ch02/separable", ["separable-infonce"], [0], records_root=tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_the_adversarial_loop_is_shortened_too(smoke):
+    from jessl_lite.experiments.infomax import mlp_encoder, train_adversarial
+
+    images = torch.randint(0, 256, (64, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    data = ImageData(images, torch.arange(64) % 10, tuple("0123456789"), "noise")
+    torch.manual_seed(0)
+    record = train_adversarial(mlp_encoder(), data, data, data, steps=50, batch_size=16, warmup_steps=30, evals=2,
+                               classifier_steps=1)
+    assert record.steps == profiles.SMOKE_STEPS
+    assert record.metric("probe_accuracy")[0].tolist() == [0, profiles.SMOKE_STEPS]

@@ -58,6 +58,7 @@ from ..evaluate import embeddings, linear_probe
 from ..flows import BijectiveEncoder
 from ..methods import JointEmbeddingMethod
 from ..nets import MLP
+from ..profiles import smoke_steps
 from ..runs import Run
 from ..train import FitConfig, _describe, _git_commit
 from ..validation import (
@@ -582,9 +583,11 @@ def train_adversarial(
         run.log_eval(done, {"probe_accuracy": probe_accuracy(encoder, probe_train, probe_test, C=probe_C,
                                                                  scaling=probe_scaling)})
 
-    for _ in range(warmup_steps):
+    # The smoke setting (JESSL_SMOKE=1) shortens both phases, as it does every fit.
+    for _ in range(smoke_steps(warmup_steps)):
         classifier_step()
     every = max(steps // evals, 1)
+    steps = smoke_steps(steps)
     for step in range(steps):
         if step % every == 0:
             evaluate(step)
