@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .validation import (
@@ -151,7 +152,9 @@ class ConcatCritic(nn.Module):
 
     The most expressive of the three: it can represent any score function, including the
     optimal :math:`1 + \log p(y \mid x) / p(y)`. It runs its MLP on all :math:`K^2` pairs of a
-    batch, so it costs :math:`K` times more than :class:`SeparableCritic`.
+    batch, so it costs :math:`K` times more than :class:`SeparableCritic`. The first layer is
+    computed once per row and once per column, since :math:`W [x; y] + b = (W_x x + b) + W_y y`:
+    only the layers after it see all :math:`K^2` pairs.
 
     Shapes: ``forward(x: (K, dim_x), y: (K, dim_y)) -> (K, K)`` with ``[i, j] = f(x_i, y_j)``.
     """
@@ -165,9 +168,10 @@ class ConcatCritic(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         _check_batch_pair(x, y, self.dim_x, self.dim_y)
-        k = x.shape[0]
-        pairs = torch.cat([x[:, None, :].expand(k, k, self.dim_x), y[None, :, :].expand(k, k, self.dim_y)], dim=-1)
-        return self.f(pairs).squeeze(-1)
+        first = self.f[0]
+        w_x, w_y = first.weight[:, : self.dim_x], first.weight[:, self.dim_x :]
+        pairs = F.linear(x, w_x, first.bias)[:, None, :] + F.linear(y, w_y)[None, :, :]  # (K, K, hidden)
+        return self.f[1:](pairs).squeeze(-1)
 
 
 # --- bounds ---------------------------------------------------------------------------------

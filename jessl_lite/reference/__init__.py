@@ -179,6 +179,7 @@ def run(
     writes the records elsewhere than :func:`records_dir` (to try an experiment without touching
     the package's records)."""
     spec = experiment(name)
+    _refuse_smoke("run")
     variants = list(spec.variants if variants is None else _check_names(variants, "variants"))
     check_bool(progress, "progress")
     if checkpoint_root is not None:
@@ -244,6 +245,7 @@ def verify(record: Run, steps: int = CHECK_STEPS, *, atol: float | None = None) 
     check_int(steps, "steps", minimum=1)
     if atol is not None:
         check_number(atol, "atol", low=0.0)
+    _refuse_smoke("verify")
     name, variant = record.info.get("reference"), record.info.get("variant")
     if name is None or variant is None:
         return ["the record names no reference experiment and variant"]
@@ -326,6 +328,15 @@ def compare(high: Any, low: Any) -> dict[str, Any]:
             "most": float(high.max() - low.min()), "verdict": verdict}
 
 
+def _refuse_smoke(what: str) -> None:
+    # The smoke setting shortens every run and caps its batch: no record can be made or checked under it.
+    from ..profiles import SMOKE_VAR, smoke_enabled
+
+    if smoke_enabled():
+        raise ValueError(f"reference.{what} cannot run under the smoke setting ({SMOKE_VAR}=1 caps steps and "
+                         f"batches); unset {SMOKE_VAR}")
+
+
 def _check_arm(values: Any, name: str) -> np.ndarray:
     # One number (a fixed baseline) or one finite number per seed.
     if isinstance(values, int | float | np.number) and not isinstance(values, bool):
@@ -374,4 +385,4 @@ def _load_definitions() -> None:
     # The experiments' definitions import data sets and experiment code: load them on first use.
     if not _LOADED:
         _LOADED.append(True)
-        from . import ch03, ch04, ch05  # noqa: F401
+        from . import ch02, ch03, ch04, ch05  # noqa: F401
