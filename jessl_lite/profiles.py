@@ -22,9 +22,10 @@ a student's GPU run is one that nobody ran: CI does this for every chapter. It c
 nothing else:
 
 * every training loop (:func:`jessl_lite.train.fit`, and the chapters' own loops through
-  :func:`smoke_steps`) stops after :data:`SMOKE_STEPS` optimizer steps, and treats that step
-  as its last (final evaluation and checkpoint; checkpoints go to a ``smoke/`` subfolder, so a
-  real run never resumes from one);
+  :func:`smoke_steps`) stops after :data:`SMOKE_STEPS` optimizer steps of the full schedule,
+  and treats that step as its last (final evaluation and checkpoint; checkpoints go to a
+  ``smoke/`` subfolder, so a real run never resumes from one); ``fit`` also caps the batch at
+  :data:`jessl_lite.train.SMOKE_BATCH`;
 * :meth:`Profile.limit` keeps :data:`SMOKE_EXAMPLES` examples of a data set;
 * :meth:`Profile.pick`'s ``smoke=`` value, where a chapter gives one, replaces the full value:
   chapters give it for sizes only (batch sizes, sample counts, label counts).
