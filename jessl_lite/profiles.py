@@ -25,7 +25,7 @@ nothing else:
   :func:`smoke_steps`) stops after :data:`SMOKE_STEPS` optimizer steps of the full schedule,
   and treats that step as its last (final evaluation and checkpoint; checkpoints go to a
   ``smoke/`` subfolder, so a real run never resumes from one); ``fit`` also caps the batch at
-  :data:`jessl_lite.train.SMOKE_BATCH`;
+  :data:`SMOKE_BATCH`;
 * :meth:`Profile.limit` keeps :data:`SMOKE_EXAMPLES` examples of a data set;
 * :meth:`Profile.pick`'s ``smoke=`` value, where a chapter gives one, replaces the full value:
   chapters give it for sizes only (batch sizes, sample counts, label counts).
@@ -45,8 +45,8 @@ import torch
 
 from .validation import check_bool, check_choice, check_device, check_int, check_str
 
-__all__ = ["PROFILES", "ENV_VAR", "SMOKE_VAR", "SMOKE_STEPS", "SMOKE_EXAMPLES", "Profile", "choose_profile",
-           "choose_device", "smoke_enabled", "smoke_steps"]
+__all__ = ["PROFILES", "ENV_VAR", "SMOKE_VAR", "SMOKE_STEPS", "SMOKE_EXAMPLES", "SMOKE_BATCH", "Profile",
+           "choose_profile", "choose_device", "smoke_enabled", "smoke_steps"]
 
 PROFILES = ("quick", "full")
 ENV_VAR = "JESSL_PROFILE"
@@ -57,6 +57,8 @@ SMOKE_VAR = "JESSL_SMOKE"
 SMOKE_STEPS = 5
 #: Examples that :meth:`Profile.limit` keeps of a data set under the smoke setting.
 SMOKE_EXAMPLES = 256
+#: The largest batch :func:`jessl_lite.train.fit` takes under the smoke setting.
+SMOKE_BATCH = 16
 
 _UNSET = object()
 

@@ -422,7 +422,7 @@ def fit(
 
     Under the smoke setting (``JESSL_SMOKE=1``, :mod:`jessl_lite.profiles`) the run stops after
     :data:`~jessl_lite.profiles.SMOKE_STEPS` steps and treats that step as its last (final
-    evaluation, checkpoint), with the batch capped at :data:`SMOKE_BATCH` and checkpoints in a
+    evaluation, checkpoint), with the batch capped at :data:`~jessl_lite.profiles.SMOKE_BATCH` and checkpoints in a
     ``smoke/`` subfolder of ``checkpoint_dir`` (never resumed); the schedules stay those of the whole run.
 
     Returns:
@@ -441,12 +441,10 @@ def fit(
     """
     config = _as_config(config)
     _check_fit_arguments(hooks, callback, info, until)
-    smoke = profiles.smoke_enabled()
-    if smoke:
+    if profiles.smoke_enabled():
         config = _smoke_config(config)
     state = _setup(method, data, views, config, info)
-    if smoke:
-        state.end = min(state.total, profiles.SMOKE_STEPS)
+    state.end = profiles.smoke_steps(state.total)
     _resume(state)
     with _interrupt_flag() as interrupted:
         if state.start == 0 and config.eval_at_start:
@@ -525,14 +523,10 @@ def _check_fit_arguments(hooks, callback, info, until) -> None:
         check_int(until, "until", minimum=1)
 
 
-#: The largest batch under the smoke setting.
-SMOKE_BATCH = 16
-
-
 def _smoke_config(config: FitConfig) -> FitConfig:
     # The smoke setting's caps: a smaller batch, checkpoints apart from a real run's (a smoke run
     # always starts over: an earlier smoke run may have had other caps).
-    changes: dict[str, Any] = {"batch_size": min(config.batch_size, SMOKE_BATCH)}
+    changes: dict[str, Any] = {"batch_size": min(config.batch_size, profiles.SMOKE_BATCH)}
     if config.checkpoint_dir is not None:
         changes["checkpoint_dir"] = os.fspath(Path(config.checkpoint_dir) / "smoke")
         changes["resume"] = False

@@ -17,7 +17,7 @@ from nbclient import NotebookClient
 from jessl_lite import profiles
 from jessl_lite.bounds import BoundObjective, GaussianStaircase, SeparableCritic, infonce_bound
 from jessl_lite.data import ImageData
-from jessl_lite.train import SMOKE_BATCH, FitConfig, fit
+from jessl_lite.train import FitConfig, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -135,7 +135,7 @@ def test_fit_under_smoke_caps_the_batch(smoke):
             return self.w * (v1 - v2).pow(2).mean(), {}
 
     fit(Probe(), data, lambda x, g: (x.float(), x.float()), FitConfig(steps=3, batch_size=128, progress=False))
-    assert seen == [SMOKE_BATCH] * 3
+    assert seen == [profiles.SMOKE_BATCH] * 3
 
 
 @pytest.mark.book

@@ -8,8 +8,9 @@ separable one (two MLPs of two hidden layers of 256 units, embedding 32, scored 
 product) and the concatenation one (one MLP of two hidden layers of 256 units on every pair).
 Here: the same data, steps, batch, optimizer and critics, for the NWJ, InfoNCE and DV bounds
 with the separable critic and NWJ and InfoNCE with the concatenation critic, whose 4096 pairs a
-step make it about 30 times slower (the paper also trains JS and DV with both, left out to keep
-each experiment within an hour of one CPU core), each critic and bound trained separately, 3 seeds (the
+step make it about nine times slower (about 30 ms a step against 3.5 ms, one thread; the paper
+also trains JS and DV with both, left out to keep each experiment within an hour of one CPU
+core), each critic and bound trained separately, 3 seeds (the
 seed draws both the critic's initial weights and the batches). Each record keeps, besides the
 subsampled raw estimates, the mean and spread of the raw estimates over the second half of
 each stair and the smoothed curve, computed from all 20,000 steps.
@@ -46,8 +47,8 @@ BOUNDS = {"infonce": infonce_bound, "nwj": nwj_bound, "dv": dv_bound}
 CRITICS = ("separable", "concat")
 
 #: The variants of each of the two experiments: the concatenation critic runs its MLP on all
-#: 64 x 64 pairs (about 30 times the separable critic's time per step), so it is trained with the
-#: two bounds the chapter interprets, to keep its 3 seeds within the hour.
+#: 64 x 64 pairs (about nine times the separable critic's time per step), so it is trained with
+#: the two bounds the chapter interprets, to keep its 3 seeds within the hour.
 VARIANTS = {"separable": tuple(f"separable-{bound}" for bound in BOUNDS),
             "concat": ("concat-infonce", "concat-nwj")}
 
