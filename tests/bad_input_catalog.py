@@ -881,7 +881,9 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
         "probe_test": images(20, 2),
         "steps": 2, "batch_size": size(8, maximum=32), "lr": 1e-3, "encoder_lr": 1e-5, "classifier_steps": 1,
         "warmup_steps": count(1), "evals": 1, "seed": count(0), "probe_C": 0.01,
-        "probe_scaling": choice("minmax")}))
+        "probe_scaling": choice("minmax"), "probe_Cs": numbers((0.1,), low=0.0), "until": size(3),
+        "progress": False, "checkpoint_dir": path(str(ckpt.parent / "adversarial")), "checkpoint_every": count(2),
+        "resume": False}))
 
     R = "jessl_lite.experiments.worlds."
     table = {"arraylike": True, "int_ok": True}
@@ -1104,7 +1106,7 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
     case(F_ + "Setup", lambda: (reference.Setup, {
         "method": nn.Linear(2, 2), "data": anything(None), "views": anything(None), "config": instance(tiny_config()),
         "hooks": Val([lambda method, step: {}], Instance()), "info": Val({"a": 1}, Instance()),
-        "finish": lambda method, run: None}))
+        "finish": lambda method, run: None, "curve": text("loss")}))
     case(F_ + "Experiment", lambda: (reference.Experiment, {
         "name": text("test/x"), "title": text("x"), "protocol": text("x"), "variants": Val(("a",), Instance()),
         "setup": tiny_reference_setup, "seeds": Val((0, 1, 2), Instance()), "threads": 1}))

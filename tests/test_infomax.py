@@ -325,21 +325,44 @@ def test_evidence_2_the_adversarial_encoder_falls_below_the_pixel_baseline(parts
     )
     pixel = probe_accuracy(nn.Flatten(), probe_train, probe_test, C=sizes.probe_C, scaling=sizes.probe_scaling)
     eval_steps, accuracy = run.metric("probe_accuracy")
-    assert eval_steps.tolist() == [0, 30, 60, 90, 120, 150]
+    warmup = sizes.adversarial_warmup  # the record's first steps are the classifier's warm-up
+    assert eval_steps.tolist() == [warmup + k for k in (0, 30, 60, 90, 120, 150)]
     assert accuracy[0] >= pixel - 0.01  # the warm-up trains the classifier only: the encoder is still as made
     assert accuracy[-1] <= pixel - 0.04
     assert run.config["probe_scaling"] == sizes.probe_scaling
     steps, classifier_loss = run.curve("classifier_loss")
-    assert steps.tolist() == list(range(sizes.adversarial_steps))
-    assert run.curve("encoder_loss")[1].shape == classifier_loss.shape == (sizes.adversarial_steps,)
+    assert steps.tolist() == list(range(warmup + sizes.adversarial_steps)) and run.steps == len(steps)
+    encoder_loss = np.asarray(run.curves["encoder_loss"])
+    assert np.isnan(encoder_loss[:warmup]).all() and not np.isnan(encoder_loss[warmup:]).any()
     # The encoder's loss is a cross-entropy with the uniform distribution: at least log 10.
-    assert (run.curve("encoder_loss")[1] >= math.log(10) - 1e-5).all()
+    assert (encoder_loss[warmup:] >= math.log(10) - 1e-5).all()
     assert run.config["classifier_steps"] == sizes.adversarial_classifier_steps and run.seconds > 0
     assert Run.from_json(run.to_json()).final("probe_accuracy") == accuracy[-1]
     flow = encoder[1]
     x = TopBottomViews().prepare(probe_test.images).flatten(1)
     with torch.no_grad():
         assert float((flow.inverse(flow(x)) - x).abs().max()) < 1e-3
+
+
+def test_an_interrupted_adversarial_run_resumes_to_the_same_record(tmp_path):
+    images = torch.randint(0, 256, (64, 1, 28, 28), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
+    data = ImageData(images, torch.arange(64) % 10, tuple("0123456789"), "noise")
+
+    def game(directory, **kwargs):
+        torch.manual_seed(0)
+        return train_adversarial(mlp_encoder((8,), 4), data, data, data, steps=6, warmup_steps=4, batch_size=8,
+                                 classifier_steps=2, evals=2, seed=3, checkpoint_dir=directory, **kwargs)
+
+    whole = game(tmp_path / "a", checkpoint_every=3)
+    part = game(tmp_path / "b", checkpoint_every=3, until=8)  # checkpoints at steps 3 and 6, then stops at 8
+    assert part.steps == 8 and part.metric("probe_accuracy")[0].tolist() == [4, 7]
+    resumed = game(tmp_path / "b", checkpoint_every=3, resume=True)  # from step 6
+    assert resumed.curves.keys() == whole.curves.keys() and resumed.evals == whole.evals and resumed.steps == 10
+    for name, column in whole.curves.items():
+        assert np.array_equal(resumed.curves[name], column, equal_nan=True), name
+    assert whole.metric("probe_accuracy")[0].tolist() == [4, 7, 10]
+    with pytest.raises(ValueError, match="need a checkpoint_dir"):
+        train_adversarial(mlp_encoder((8,), 4), data, data, data, steps=1, batch_size=8, resume=True)
 
 
 def test_adversarial_arguments_are_checked(parts):

@@ -122,6 +122,48 @@ def test_an_existing_record_is_kept_and_an_unknown_variant_refused(tiny):
     assert math.isnan(reference.spread([Run.load(path)], "weight_norm")["std"])
 
 
+def _noise_digits(n: int = 64):
+    from jessl_lite.data import ImageData
+
+    images = torch.randint(0, 256, (n, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    return ImageData(images, torch.arange(n) % 10, tuple("0123456789"), "noise")
+
+
+def _game_setup(variant: str, seed: int) -> Setup:
+    # An experiment with a loop of its own (chapter 5's adversarial game), at a toy size.
+    from jessl_lite.experiments.infomax import mlp_encoder, train_adversarial
+
+    data = _noise_digits()
+    torch.manual_seed(seed)
+    encoder = mlp_encoder((8,), 4)
+    config = {"steps": 9, "encoder_steps": 5, "warmup_steps": 4, "seed": seed, "lr": _LR["value"]}
+
+    def train(until=None, progress=False, checkpoint_dir=None, checkpoint_every=0, resume=False):
+        return train_adversarial(encoder, data, data, data, steps=5, warmup_steps=4, batch_size=8, classifier_steps=2,
+                                 evals=1, seed=seed, lr=config["lr"], until=until, progress=progress,
+                                 checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume)
+
+    return Setup(encoder, data, None, config, info={"protocol": "game"}, train=train, curve="classifier_loss")
+
+
+def test_an_experiment_with_its_own_loop_is_run_and_verified(tiny):
+    if "test/game" not in EXPERIMENTS:
+        register(Experiment("test/game", "a two-player game", "none", ("only",), _game_setup))
+    record = reference.run("test/game", progress=False, checkpoint_root=tiny / "ckpt")[0]
+    stored = Run.load(reference.record_path("test/game", "only", 0))
+    assert stored.config == _game_setup("only", 0).config and stored.info["protocol"] == "game"
+    assert stored.steps == record.steps == 9 and stored.curves["classifier_loss"] == record.curves["classifier_loss"]
+    assert (tiny / "ckpt" / "test/game" / "only-seed0" / "checkpoint.pt").is_file()
+    assert verify(stored) == []
+    _LR["value"] = 0.06  # the code would now run another classifier learning rate
+    problems = verify(stored)
+    assert any("configuration" in p for p in problems) and any("first 5 losses" in p for p in problems)
+    with pytest.raises(ValueError, match="'steps'"):
+        Setup(nn.Linear(2, 2), None, None, {"seed": 0}, train=lambda **kw: None)
+    with pytest.raises(TypeError, match="config must be a FitConfig"):
+        Setup(nn.Linear(2, 2), None, None, {"seed": 0, "steps": 3})
+
+
 def test_compare_states_a_verdict_only_where_the_seeds_ranges_separate():
     held = reference.compare([0.90, 0.92, 0.91], [0.85, 0.88, 0.86])
     assert held["verdict"] == "holds"

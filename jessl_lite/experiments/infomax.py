@@ -44,23 +44,33 @@ and labelled for the probe, as in the paper; ``test``: MNIST test digits for the
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..bounds import BilinearCritic, ConcatCritic, SeparableCritic, infonce_bound, nwj_bound
+from ..checkpoints import (
+    CHECKPOINT_NAME,
+    CheckpointError,
+    load_checkpoint,
+    restore_rng_state,
+    rng_state,
+    save_checkpoint,
+)
 from ..data import ImageData
 from ..evaluate import embeddings, linear_probe
 from ..flows import BijectiveEncoder
 from ..methods import JointEmbeddingMethod
 from ..nets import MLP
-from ..profiles import smoke_steps
+from ..profiles import smoke_enabled, smoke_steps
 from ..runs import Run
-from ..train import FitConfig, _describe, _git_commit
+from ..train import FitConfig, _describe, _git_commit, _interrupt_flag
 from ..validation import (
     check_bool,
     check_choice,
@@ -68,6 +78,7 @@ from ..validation import (
     check_int,
     check_int_sequence,
     check_number,
+    check_path,
     check_sizes,
     check_tensor,
 )
@@ -510,6 +521,12 @@ def train_adversarial(
     seed: int = 0,
     probe_C: float = 10.0,
     probe_scaling: str = "minmax",
+    probe_Cs: Sequence[float] = (),
+    until: int | None = None,
+    progress: bool = False,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: int = 0,
+    resume: bool = False,
 ) -> Run:
     r"""Train ``encoder`` against a linear classifier, as Tschannen et al.'s figure 1c.
 
@@ -529,12 +546,21 @@ def train_adversarial(
     Why not :func:`~jessl_lite.train.fit`: ``fit`` takes one optimizer step of one loss on two
     views of unlabelled images; this is a two-player game on labelled images, with two
     optimizers, ``classifier_steps`` classifier updates per encoder update and a warm-up of the
-    classifier alone. It returns the same record, a :class:`~jessl_lite.runs.Run`, with the
-    curves ``"classifier_loss"`` (the adversary's cross-entropy with the true labels, after its
-    last update before each encoder step) and ``"encoder_loss"`` (the encoder's cross-entropy
-    with uniform labels), one value per encoder step, and the evaluation ``"probe_accuracy"``
-    (a fresh logistic regression, :func:`probe_accuracy`) before the first encoder step (after
-    the warm-up), every ``steps // evals`` encoder steps and at the end.
+    classifier alone. It returns the same record, a :class:`~jessl_lite.runs.Run`, whose steps
+    are the game's: steps ``0 .. warmup_steps - 1`` are the warm-up (one classifier update each;
+    ``"encoder_loss"`` is NaN there), each later step is ``classifier_steps`` classifier updates
+    and one encoder update; ``run.steps == warmup_steps + steps``. Curves: ``"classifier_loss"``
+    (the adversary's cross-entropy with the true labels, after its last update of the step) and
+    ``"encoder_loss"`` (the encoder's cross-entropy with uniform labels). The evaluation
+    ``"probe_accuracy"`` (a fresh logistic regression, :func:`probe_accuracy`, at ``probe_C``;
+    also ``"probe_accuracy_C<c>"`` for each ``c`` of ``probe_Cs``) runs after the warm-up, every
+    ``steps // evals`` encoder steps and at the end.
+
+    ``until`` stops after that many steps of the game (warm-up included), before the final
+    evaluation (to re-check a record's first steps). ``checkpoint_dir`` with
+    ``checkpoint_every`` (steps of the game; 0: at the end and on Ctrl-C only) writes
+    ``checkpoint.pt`` (both networks, both optimizers, the batch generator, the record so far);
+    ``resume=True`` continues from it. ``progress`` shows a progress bar.
     """
     check_instance(encoder, "encoder", nn.Module, "an nn.Module")
     for name, data in (("pretrain", pretrain), ("probe_train", probe_train), ("probe_test", probe_test)):
@@ -547,7 +573,26 @@ def train_adversarial(
     check_number(lr, "lr", low=0.0, low_open=True)
     check_number(probe_C, "probe_C", low=0.0, low_open=True)
     check_choice(probe_scaling, "probe_scaling", PROBE_SCALINGS)
+    probe_Cs = _check_cs(probe_Cs, "probe_Cs", allow_empty=True)
+    if until is not None:
+        check_int(until, "until", minimum=1)
+    check_bool(progress, "progress")
+    check_int(checkpoint_every, "checkpoint_every", minimum=0)
+    check_bool(resume, "resume")
+    if checkpoint_dir is not None:
+        checkpoint_dir = Path(check_path(checkpoint_dir, "checkpoint_dir"))
+    elif checkpoint_every or resume:
+        raise ValueError("checkpoint_every and resume need a checkpoint_dir")
     encoder_lr = lr / 100 if encoder_lr is None else check_number(encoder_lr, "encoder_lr", low=0.0, low_open=True)
+    settings = {"steps": steps, "batch_size": batch_size, "optimizer": "adam", "lr": lr, "encoder_lr": encoder_lr,
+                "classifier_steps": classifier_steps, "warmup_steps": warmup_steps, "evals": evals,
+                "probe_C": probe_C, "probe_scaling": probe_scaling, "probe_Cs": list(probe_Cs), "seed": seed}
+    # The smoke setting (JESSL_SMOKE=1) shortens both phases, as it does every fit, and keeps its
+    # checkpoints apart from a real run's.
+    every = max(steps // evals, 1)  # the evaluations of the whole run (under smoke too)
+    warmup, steps = smoke_steps(warmup_steps), smoke_steps(steps)
+    if smoke_enabled() and checkpoint_dir is not None:
+        checkpoint_dir, resume = checkpoint_dir / "smoke", False
     start = time.perf_counter()
     device = pretrain.device
     encoder.to(device).train()
@@ -559,11 +604,32 @@ def train_adversarial(
     opt_c = torch.optim.Adam(classifier.parameters(), lr=lr)
     opt_e = torch.optim.Adam(encoder.parameters(), lr=encoder_lr)
     generator = torch.Generator().manual_seed(seed)
-    settings = {"steps": steps, "batch_size": batch_size, "optimizer": "adam", "lr": lr, "encoder_lr": encoder_lr,
-                "classifier_steps": classifier_steps, "warmup_steps": warmup_steps, "evals": evals,
-                "probe_C": probe_C, "probe_scaling": probe_scaling}
     run = Run(method="adversarial encoder", seed=seed, config=settings, info={"data": pretrain.name},
               device=_describe(device), torch_version=str(torch.__version__), git_commit=_git_commit())
+    ckpt = checkpoint_dir / CHECKPOINT_NAME if checkpoint_dir is not None else None
+    identity = {"settings": settings, "data": pretrain.name, "width": width,
+                "parameters": sum(p.numel() for p in encoder.parameters())}
+    first, seconds_before = 0, 0.0
+    if resume and ckpt.is_file():
+        saved = load_checkpoint(ckpt)
+        if saved["identity"] != identity:
+            raise CheckpointError(f"{ckpt} was written by a differently configured run ({saved['identity']}, "
+                                  f"this one is {identity}); delete it to start over")
+        encoder.load_state_dict(saved["model"]["encoder"])
+        classifier.load_state_dict(saved["model"]["classifier"])
+        opt_e.load_state_dict(saved["optimizer"]["encoder"])
+        opt_c.load_state_dict(saved["optimizer"]["classifier"])
+        restore_rng_state(saved["rng"], generator)
+        first, run = saved["step"], Run.from_dict(saved["run"])
+        seconds_before = run.seconds
+
+    def save(done: int) -> None:
+        run.seconds = seconds_before + time.perf_counter() - start
+        save_checkpoint(ckpt, {"step": done, "model": {"encoder": encoder.state_dict(),
+                                                       "classifier": classifier.state_dict()},
+                               "optimizer": {"encoder": opt_e.state_dict(), "classifier": opt_c.state_dict()},
+                               "scaler": None, "rng": rng_state(generator), "data_order": None,
+                               "run": run.to_dict(), "identity": identity})
 
     def batch() -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.randint(len(pretrain), (batch_size,), generator=generator).to(device)
@@ -580,28 +646,47 @@ def train_adversarial(
         return float(loss.detach())
 
     def evaluate(done: int) -> None:
-        run.log_eval(done, {"probe_accuracy": probe_accuracy(encoder, probe_train, probe_test, C=probe_C,
-                                                                 scaling=probe_scaling)})
+        accuracies = probe_accuracies(encoder, probe_train, probe_test, Cs=(probe_C, *probe_Cs), scaling=probe_scaling)
+        run.log_eval(done, {"probe_accuracy": accuracies[probe_C],
+                            **{f"probe_accuracy_C{c:g}": accuracies[c] for c in probe_Cs}})
 
-    # The smoke setting (JESSL_SMOKE=1) shortens both phases, as it does every fit.
-    for _ in range(smoke_steps(warmup_steps)):
-        classifier_step()
-    every = max(steps // evals, 1)
-    steps = smoke_steps(steps)
-    for step in range(steps):
-        if step % every == 0:
-            evaluate(step)
-        for _ in range(classifier_steps):
-            c_loss = classifier_step()
-        x, _ = batch()
-        # Cross-entropy with the uniform distribution over classes: minimal when h(g(x)) is flat.
-        e_loss = -F.log_softmax(classifier(encoder(x)), dim=1).mean(dim=1).mean()
-        opt_e.zero_grad(set_to_none=True)
-        e_loss.backward()
-        opt_e.step()
-        run.log_step(step, {"classifier_loss": c_loss, "encoder_loss": float(e_loss.detach())})
-    evaluate(steps)
-    run.seconds = time.perf_counter() - start
+    total = warmup + steps
+    end = total if until is None else min(until, total)
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, initial=first, desc="adversarial encoder", unit="step", disable=not progress)
+    # A first Ctrl-C finishes the step and writes the checkpoint (as in fit); a second stops at once.
+    with _interrupt_flag() as interrupted:
+        for step in range(first, end):
+            if step >= warmup and (step - warmup) % every == 0:
+                evaluate(step)
+            if step < warmup:
+                run.log_step(step, {"classifier_loss": classifier_step()})
+            else:
+                for _ in range(classifier_steps):
+                    c_loss = classifier_step()
+                x, _ = batch()
+                # Cross-entropy with the uniform distribution over classes: minimal when h(g(x)) is flat.
+                e_loss = -F.log_softmax(classifier(encoder(x)), dim=1).mean(dim=1).mean()
+                opt_e.zero_grad(set_to_none=True)
+                e_loss.backward()
+                opt_e.step()
+                run.log_step(step, {"classifier_loss": c_loss, "encoder_loss": float(e_loss.detach())})
+            bar.update()
+            done = step + 1
+            if ckpt is not None and done < total and (
+                    (checkpoint_every and done % checkpoint_every == 0) or interrupted()):
+                save(done)
+            if interrupted():
+                bar.close()
+                where = f"; the checkpoint {ckpt} holds step {done}" if ckpt is not None else ""
+                raise KeyboardInterrupt(f"adversarial training interrupted after step {done} of {total}{where}")
+        if until is None:
+            evaluate(total)
+    bar.close()
+    run.seconds = seconds_before + time.perf_counter() - start
+    if ckpt is not None and until is None:
+        save(total)
     return run
 
 

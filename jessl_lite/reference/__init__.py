@@ -69,19 +69,37 @@ class Setup:
     """Everything one run of a reference experiment needs (what ``setup(variant, seed)`` returns).
 
     ``finish(method, run)``, if given, adds final results to ``run.summary`` after training.
-    ``info`` goes to the record (data sets, sizes, the evaluation protocol in words)."""
+    ``info`` goes to the record (data sets, sizes, the evaluation protocol in words).
+
+    An experiment whose training is not :func:`~jessl_lite.train.fit` (chapter 5's two-player
+    adversarial game) gives ``train``: ``train(until=None, progress=False, checkpoint_dir=None,
+    checkpoint_every=0, resume=False) -> Run``, which trains ``method`` (``until``: stop after that
+    many steps, without the final evaluation), and ``config``: the dict of its settings (with
+    ``"seed"`` and ``"steps"``, the run's total number of steps), stored in the record as it is.
+    ``curve`` names the training curve :func:`verify` compares (``"loss"`` for ``fit``)."""
 
     method: nn.Module
     data: Any
     views: Any
-    config: FitConfig
+    config: FitConfig | dict[str, Any]
     hooks: Sequence[Callable] = ()
     info: dict[str, Any] = field(default_factory=dict)
     finish: Callable[[nn.Module, Run], None] | None = None
+    train: Callable[..., Run] | None = None
+    curve: str = "loss"
 
     def __post_init__(self) -> None:
         check_instance(self.method, "method", nn.Module, "an nn.Module")
-        check_instance(self.config, "config", FitConfig, "a FitConfig")
+        if self.train is None:
+            check_instance(self.config, "config", FitConfig, "a FitConfig")
+        else:
+            check_callable(self.train, "train", "as train(until=None, progress=False, checkpoint_dir=None, "
+                           "checkpoint_every=0, resume=False) -> Run")
+            check_instance(self.config, "config", dict, "the dict of train's settings (with 'seed' and 'steps')")
+            for key in ("seed", "steps"):
+                if not isinstance(self.config.get(key), int) or isinstance(self.config.get(key), bool):
+                    raise ValueError(f"config must hold the int {key!r} of train's settings; got {self.config!r}")
+        check_str(self.curve, "curve", nonempty=True)
         if isinstance(self.hooks, str | bytes) or not isinstance(self.hooks, Sequence):
             raise TypeError(f"hooks must be a sequence of evaluation hooks; got {self.hooks!r}")
         for i, hook in enumerate(self.hooks):
@@ -202,13 +220,17 @@ def run(
                 records.append(Run.load(path))
                 continue
             setup = _setup(spec, variant, seed)
-            every = max(_total_steps(setup) // 10, 1)
-            config = setup.config.replace(progress=progress, resume=True, checkpoint_every=every,
-                                          checkpoint_dir=str(Path(checkpoint_root) / name / f"{variant}-seed{seed}"))
-            record = fit(setup.method, setup.data, setup.views, config, hooks=setup.hooks, info=setup.info)
+            runner = {"progress": progress, "resume": True, "checkpoint_every": max(_total_steps(setup) // 10, 1),
+                      "checkpoint_dir": str(Path(checkpoint_root) / name / f"{variant}-seed{seed}")}
+            if setup.train is None:
+                record = fit(setup.method, setup.data, setup.views, setup.config.replace(**runner),
+                             hooks=setup.hooks, info=setup.info)
+            else:
+                record = setup.train(**runner)
+                record.info.update(setup.info)
             if setup.finish is not None:
                 setup.finish(setup.method, record)
-            record.config = setup.config.to_dict()  # as the experiment defines it, without the runner's fields
+            record.config = _config_dict(setup)  # as the experiment defines it, without the runner's fields
             record.info.update({"reference": name, "variant": variant, "threads": torch.get_num_threads()})
             if record.device == "cpu":
                 record.info["cpu_kind"] = cpu_kind()
@@ -257,18 +279,23 @@ def verify(record: Run, steps: int = CHECK_STEPS, *, atol: float | None = None) 
     torch.set_num_threads(int(record.info.get("threads", spec.threads)))
     try:
         setup = _setup(spec, variant, record.seed)
-        stored, current = _without_runner_fields(record.config), _without_runner_fields(setup.config.to_dict())
+        stored, current = _without_runner_fields(record.config), _without_runner_fields(_config_dict(setup))
         if stored != current:
             problems.append(f"configuration: stored {stored}, the code now runs {current}")
         for key, value in setup.info.items():
             if record.info.get(key) != value:
                 problems.append(f"info[{key!r}]: stored {record.info.get(key)!r}, the code now has {value!r}")
         k = min(steps, record.steps)
-        rerun = fit(setup.method, setup.data, setup.views, setup.config.replace(progress=False), until=k)
+        if setup.train is None:
+            rerun = fit(setup.method, setup.data, setup.views, setup.config.replace(progress=False), until=k)
+        else:
+            rerun = setup.train(until=k)
     finally:
         torch.set_num_threads(previous_threads)
-    stored_loss = np.asarray(record.curves["loss"][:k])
-    new_loss = np.asarray(rerun.curves["loss"][:k])
+    if setup.curve not in record.curves or setup.curve not in rerun.curves:
+        return [*problems, f"the curve {setup.curve!r} is not in the stored record or the re-run"]
+    stored_loss = np.asarray(record.curves[setup.curve][:k])
+    new_loss = np.asarray(rerun.curves[setup.curve][:k])
     if record.curves["step"][:k] != list(range(k)):
         problems.append("the stored curve does not hold its first steps")
     elif record.device == "cpu" and atol is None:
@@ -362,20 +389,28 @@ def _setup(spec: Experiment, variant: str, seed: int) -> Setup:
     setup = spec.setup(variant, seed)
     if not isinstance(setup, Setup):
         raise TypeError(f"{spec.name}: setup must return a Setup; got {type(setup).__name__}")
-    if setup.config.seed != seed:
-        raise ValueError(f"{spec.name}: setup({variant!r}, {seed}) returned a config with seed {setup.config.seed}")
+    setup_seed = setup.config["seed"] if isinstance(setup.config, dict) else setup.config.seed
+    if setup_seed != seed:
+        raise ValueError(f"{spec.name}: setup({variant!r}, {seed}) returned a config with seed {setup_seed}")
     return setup
 
 
 def _total_steps(setup: Setup) -> int:
+    if isinstance(setup.config, dict):
+        return setup.config["steps"]
     if setup.config.steps is not None:
         return setup.config.steps
     return setup.config.epochs * (len(setup.data) // setup.config.batch_size)
 
 
+def _config_dict(setup: Setup) -> dict:
+    return dict(setup.config) if isinstance(setup.config, dict) else setup.config.to_dict()
+
+
 def _without_runner_fields(config: dict) -> dict:
-    flat = FitConfig.from_dict(config)
-    return {k: v for k, v in vars(flat).items() if k not in _RUNNER_FIELDS}
+    # A fit configuration (nested by section) is compared field by field; another loop's settings as they are.
+    flat = vars(FitConfig.from_dict(config)) if {"schedule", "checkpointing"} <= set(config) else config
+    return {k: v for k, v in flat.items() if k not in _RUNNER_FIELDS}
 
 
 _LOADED: list[bool] = []
