@@ -40,7 +40,7 @@ import math
 
 import torch
 
-from .validation import as_float64, check_bool, check_int, check_number, check_same_device
+from .validation import as_float64, check_bool, check_generator, check_int, check_number, check_same_device
 
 __all__ = [
     "scott_bandwidth",
@@ -53,6 +53,14 @@ __all__ = [
     "vmf_kde_log_density",
     "vmf_kde_entropy",
     "vmf_reconstruction_loss",
+    "vmf_kde_entropy_ceiling",
+    "vmf_entropy",
+    "sample_vmf",
+    "sample_uniform_sphere",
+    "er_bound",
+    "er_loss",
+    "categorical_entropy_of_mean",
+    "categorical_reconstruction_loss",
 ]
 
 BANDWIDTH_RULES = ("scott", "silverman")
@@ -302,6 +310,214 @@ def vmf_reconstruction_loss(z1: torch.Tensor, z2: torch.Tensor, kappa, *, atol: 
     return -(k[..., None] * (a * b).sum(-1)).mean(dim=-1) - log_c
 
 
+def vmf_kde_entropy_ceiling(n: int, kappa, dim: int) -> torch.Tensor:
+    r"""The most the resubstitution vMF-KDE entropy of ``n`` samples can report: :math:`\log N - \log k(0)`.
+
+    Each sample's density includes its own kernel, :math:`\hat p(z_n) \ge \frac1N C_d(\kappa)
+    e^{\kappa}`, so :math:`\hat H \le \log N - \log C_d(\kappa) - \kappa`, with the kernel
+    written as :math:`C_d(\kappa) e^{\kappa z^\top z_m}`; in terms of the kernel's peak
+    :math:`k(0) = C_d(\kappa) e^{\kappa}` this is :math:`\log N - \log k(0)`, reached when every other
+    sample is infinitely far (:math:`e^{\kappa z_n^\top z_m} \to 0`, which on the sphere needs
+    :math:`\kappa (1 + z_n^\top z_m) \gg 1`). The entropy analogue of InfoNCE's :math:`\log K`: an
+    estimate from a batch of ``n`` cannot report more than this, whatever the true entropy.
+
+    Args:
+        n: number of samples ``>= 1``. kappa: concentration ``> 0``. dim: ``d >= 2``.
+
+    Returns:
+        ``log(n) - log k(0)`` in nats (float64 tensor of the shape of ``kappa``).
+
+    Example::
+
+        >>> z = torch.nn.functional.normalize(torch.randn(64, 8, dtype=torch.float64), dim=1)
+        >>> bool(vmf_kde_entropy(z, 10.0) <= vmf_kde_entropy_ceiling(64, 10.0, 8))
+        True
+    """
+    check_int(n, "n", minimum=1)
+    k = _as_positive(kappa, "kappa").to(torch.float64)
+    return math.log(n) - vmf_log_normalizer(k, dim) - k
+
+
+def vmf_entropy(kappa, dim: int) -> torch.Tensor:
+    r"""Differential entropy of the von Mises-Fisher distribution on :math:`S^{d-1}` (closed form).
+
+    .. math::
+        H = -\log C_d(\kappa) - \kappa A_d(\kappa), \qquad A_d(\kappa) = \frac{I_{d/2}(\kappa)}{I_{d/2-1}(\kappa)}
+        = \mathbb E[\mu^\top Z]
+
+    (with respect to surface area). As :math:`\kappa \to 0` it tends to ``sphere_log_area(dim)``.
+
+    Args:
+        kappa: concentration ``> 0``. dim: ``d >= 2``.
+
+    Returns:
+        nats, float64 tensor of the shape of ``kappa``.
+    """
+    check_int(dim, "dim", minimum=2)
+    k = _as_positive(kappa, "kappa").to(torch.float64)
+    mean_cos = torch.exp(log_bessel_iv(0.5 * dim, k) - log_bessel_iv(0.5 * dim - 1.0, k))
+    return -vmf_log_normalizer(k, dim) - k * mean_cos
+
+
+def sample_uniform_sphere(n: int, dim: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``n`` points drawn uniformly on :math:`S^{d-1}` (normalised Gaussian vectors), ``(n, dim)``, float64."""
+    check_int(n, "n", minimum=1)
+    check_int(dim, "dim", minimum=2)
+    if generator is not None:
+        check_generator(generator, "generator")
+    return torch.nn.functional.normalize(torch.randn(n, dim, generator=generator, dtype=torch.float64), dim=1)
+
+
+def sample_vmf(mu: torch.Tensor, kappa: float, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""``n`` draws from the von Mises-Fisher distribution with mean direction ``mu`` and concentration ``kappa``.
+
+    Wood's (1994) rejection sampler for the cosine :math:`w = \mu^\top z`, whose density is
+    proportional to :math:`e^{\kappa w}(1 - w^2)^{(d-3)/2}`, then a uniform direction orthogonal
+    to ``mu``. Float64.
+
+    Args:
+        mu: ``(d,)`` unit vector, ``d >= 2``. kappa: ``> 0``. n: number of draws.
+
+    Returns:
+        ``(n, d)`` unit vectors.
+    """
+    m = _as_tensor(mu, "mu")
+    if m.ndim != 1:
+        raise ValueError(f"mu must be a (d,) unit vector; got shape {tuple(m.shape)}")
+    m = _check_unit(m.to(torch.float64)[None], "mu", 1e-6, min_n=1)[0]
+    k = float(check_number(kappa, "kappa", low=0.0, low_open=True))
+    check_int(n, "n", minimum=1)
+    if generator is not None:
+        check_generator(generator, "generator")
+    d = m.shape[0]
+    b = (d - 1) / (2 * k + math.sqrt(4 * k * k + (d - 1) ** 2))
+    x0 = (1 - b) / (1 + b)
+    c = k * x0 + (d - 1) * math.log(1 - x0 * x0)
+    beta = torch.distributions.Beta(0.5 * (d - 1), 0.5 * (d - 1))
+    w = torch.empty(0, dtype=torch.float64)
+    while w.numel() < n:
+        # Beta draws through two Gamma draws from the generator, so the sample is reproducible.
+        size = 2 * (n - w.numel()) + 16
+        g1 = _gamma(beta.concentration1.item(), size, generator)
+        g0 = _gamma(beta.concentration0.item(), size, generator)
+        e = g1 / (g1 + g0)
+        u = torch.rand(size, generator=generator, dtype=torch.float64)
+        cand = (1 - (1 + b) * e) / (1 - (1 - b) * e)
+        keep = k * cand + (d - 1) * torch.log(1 - x0 * cand) - c >= torch.log(u)
+        w = torch.cat([w, cand[keep]])
+    w = w[:n]
+    v = torch.randn(n, d, generator=generator, dtype=torch.float64)
+    v = torch.nn.functional.normalize(v - (v @ m)[:, None] * m, dim=1)  # orthogonal to mu
+    return w[:, None] * m + torch.sqrt((1 - w * w).clamp_min(0))[:, None] * v
+
+
+def er_bound(z1: torch.Tensor, z2: torch.Tensor, kappa, *, leave_one_out: bool = False,
+             atol: float = 1e-4) -> torch.Tensor:
+    r"""The entropy-and-reconstruction (ER) estimate of :math:`I(Z_1; Z_2)` (Rodriguez-Galvez et al. 2023).
+
+    .. math::
+        I(Z_1; Z_2) = H(Z_1) - H(Z_1 \mid Z_2) \ge H(Z_1) + \mathbb E\big[\log q(Z_1 \mid Z_2)\big]
+        \approx \hat H(Z_1) - \mathcal L_{\mathrm{rec}}(z_1 \mid z_2)
+
+    for any conditional density ``q`` (here a vMF centred on :math:`z_2`), with the entropy
+    estimated by :func:`vmf_kde_entropy` and the reconstruction by
+    :func:`vmf_reconstruction_loss`, both at the same ``kappa``. The normalizer
+    :math:`\log C_d(\kappa)` enters both terms and cancels:
+
+    .. math::
+        \hat I_{\mathrm{ER}} = \log N + \frac1N \sum_n \Big[\kappa z_{1,n}^\top z_{2,n}
+        - \log \sum_m e^{\kappa z_{1,n}^\top z_{1,m}}\Big]
+
+    (resubstitution; leave-one-out drops :math:`m = n` and uses :math:`N - 1`). This is InfoNCE
+    with the negatives taken from the anchor's own view: the only difference is which samples
+    enter the denominator (chapter 7). The entropy and the reconstruction must be of the same
+    variable: pairing :math:`H(Z_2)` with :math:`q(z_1 \mid z_2)` is a bound only when
+    :math:`H(Z_2) \le H(Z_1)`.
+
+    Args:
+        z1, z2: ``(..., N, d)`` unit-norm embeddings of the two views, row ``n`` of each from sample ``n``.
+        kappa: concentration ``> 0`` (for both terms).
+        leave_one_out: leave each point out of its own density (see :func:`vmf_kde_entropy`).
+
+    Returns:
+        ``(...)`` tensor in nats.
+    """
+    return vmf_kde_entropy(z1, kappa, leave_one_out=leave_one_out, atol=atol) - vmf_reconstruction_loss(
+        z1, z2, kappa, atol=atol)
+
+
+def er_loss(z1: torch.Tensor, z2: torch.Tensor, kappa, *, entropy_weight: float = 1.0,
+            leave_one_out: bool = False, atol: float = 1e-4) -> torch.Tensor:
+    r"""The symmetric ER training loss on the sphere: minus entropy (weighted) plus reconstruction.
+
+    .. math::
+        \mathcal L_{\mathrm{ER}} = -\lambda\,\tfrac12\big[\hat H(Z_1) + \hat H(Z_2)\big]
+        + \mathcal L_{\mathrm{rec}}(z_1, z_2)
+
+    (:func:`vmf_kde_entropy`, :func:`vmf_reconstruction_loss`, which is symmetric in its two
+    arguments). With :math:`\lambda = 1` it is minus the average of :func:`er_bound` over the two
+    directions. The embeddings are normalised here (rows of any norm are accepted).
+
+    Args:
+        z1, z2: ``(N, d)`` embeddings of the two views.
+        kappa: concentration ``> 0``. entropy_weight: :math:`\lambda \ge 0`.
+        leave_one_out: for the entropy estimates.
+
+    Returns:
+        a 0-dim tensor (nats), differentiable in both embeddings.
+    """
+    a, b = _check_samples(z1, "z1", min_n=2), _check_samples(z2, "z2", min_n=2)
+    if a.shape != b.shape or a.ndim != 2:
+        raise ValueError(f"z1 and z2 must be (N, d) of the same shape; got {tuple(a.shape)} and {tuple(b.shape)}")
+    weight = check_number(entropy_weight, "entropy_weight", low=0.0)
+    u1, u2 = torch.nn.functional.normalize(a, dim=-1), torch.nn.functional.normalize(b, dim=-1)
+    entropy = 0.5 * (vmf_kde_entropy(u1, kappa, leave_one_out=leave_one_out, atol=atol)
+                     + vmf_kde_entropy(u2, kappa, leave_one_out=leave_one_out, atol=atol))
+    return -weight * entropy + vmf_reconstruction_loss(u1, u2, kappa, atol=atol)
+
+
+def categorical_entropy_of_mean(p: torch.Tensor) -> torch.Tensor:
+    r"""Plug-in entropy of a discrete code: :math:`H(\bar p)`, :math:`\bar p = \frac1N\sum_n p_n`.
+
+    The ER entropy term for clustering methods (SwAV, DINO), whose embedding is a distribution
+    :math:`p_n` over ``K`` prototypes: the marginal of the code ``W`` over the batch is
+    :math:`\bar p`, so :math:`\hat H(W) = -\sum_k \bar p_k \log \bar p_k \le \log K`, equal to
+    :math:`\log K` exactly when the batch uses every prototype equally (SwAV's equipartition).
+
+    Args:
+        p: ``(N, K)`` rows on the probability simplex (softmax outputs).
+
+    Returns:
+        a 0-dim tensor (nats).
+    """
+    x = _check_simplex(p, "p")
+    mean = x.mean(dim=0)
+    return -(mean * torch.log(mean.clamp_min(torch.finfo(mean.dtype).tiny))).sum()
+
+
+def categorical_reconstruction_loss(p1: torch.Tensor, p2: torch.Tensor) -> torch.Tensor:
+    r"""The ER reconstruction term for discrete codes: the symmetric cross-entropy of the two views' codes.
+
+    .. math::
+        \mathcal L_{\mathrm{rec}} = \frac1{2N}\sum_n \Big[-\sum_k p_{1,nk} \log p_{2,nk}
+        - \sum_k p_{2,nk}\log p_{1,nk}\Big]
+
+    (each direction estimates :math:`-\mathbb E \log q(W_1 \mid W_2)` with :math:`q(\cdot\mid w_2) = p_2`,
+    an upper bound on :math:`H(W_1 \mid W_2)`).
+
+    Args:
+        p1, p2: ``(N, K)`` codes of the two views (rows on the simplex).
+
+    Returns:
+        a 0-dim tensor (nats).
+    """
+    a, b = _check_simplex(p1, "p1"), _check_simplex(p2, "p2")
+    if a.shape != b.shape:
+        raise ValueError(f"p1 and p2 must have the same shape; got {tuple(a.shape)} and {tuple(b.shape)}")
+    tiny = torch.finfo(a.dtype).tiny
+    return -0.5 * ((a * torch.log(b.clamp_min(tiny))).sum(-1) + (b * torch.log(a.clamp_min(tiny))).sum(-1)).mean()
+
+
 # --- helpers -------------------------------------------------------------------------------
 
 _SERIES_RADIUS = 40.0
@@ -445,3 +661,29 @@ def _check_unit(z, name: str, atol: float, *, min_n: int) -> torch.Tensor:
         )
     return x
 
+
+def _check_simplex(p, name: str) -> torch.Tensor:
+    x = _check_samples(p, name, min_n=1)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be (N, K) rows on the probability simplex; got shape {tuple(x.shape)}")
+    if bool((x < 0).any()) or not torch.allclose(x.sum(-1), torch.ones((), dtype=x.dtype), atol=1e-4):
+        raise ValueError(f"{name} must hold probability rows (>= 0, summing to 1, e.g. softmax outputs)")
+    return x
+
+
+def _gamma(shape: float, size: int, generator: torch.Generator | None) -> torch.Tensor:
+    # Marsaglia & Tsang's Gamma(shape, 1) sampler, from the generator's normals and uniforms; for
+    # shape < 1 (d = 2) through Gamma(shape + 1) * U^(1 / shape).
+    if shape < 1.0:
+        boost = torch.rand(size, generator=generator, dtype=torch.float64) ** (1.0 / shape)
+        return _gamma(shape + 1.0, size, generator) * boost
+    d = shape - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    out = torch.empty(0, dtype=torch.float64)
+    while out.numel() < size:
+        x = torch.randn(2 * size, generator=generator, dtype=torch.float64)
+        u = torch.rand(2 * size, generator=generator, dtype=torch.float64)
+        v = (1 + c * x) ** 3
+        ok = (v > 0) & (torch.log(u) < 0.5 * x * x + d - d * v + d * torch.log(v.clamp_min(1e-300)))
+        out = torch.cat([out, (d * v)[ok]])
+    return out[:size]

@@ -50,6 +50,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .distributed import gather_with_grad
+from .entropy import (
+    categorical_entropy_of_mean,
+    categorical_reconstruction_loss,
+    vmf_kde_entropy,
+    vmf_reconstruction_loss,
+)
 from .evaluate import std_of_normalized
 from .heads import (
     BarlowTwinsProjectionHead,
@@ -85,6 +91,11 @@ __all__ = [
     "METHODS",
     "METHOD_NAMES",
     "make_method",
+    "ERSimCLR",
+    "ERBYOL",
+    "ERSwAV",
+    "ER_METHODS",
+    "make_er_method",
     "ema_update",
 ]
 
@@ -172,10 +183,14 @@ class SimCLR(JointEmbeddingMethod):
             projector = SimCLRProjectionHead(_feature_dim(backbone), hidden_dim, dim, proj_layers)
         self.projector = _check_head(projector, "projector")
 
-    def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def projections(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The two views' projections ``(z1, z2)``, gathered from every process (what the loss compares)."""
         _check_views(view1, view2)
-        z1 = gather_with_grad(self.projector(self.backbone(view1)))
-        z2 = gather_with_grad(self.projector(self.backbone(view2)))
+        z1, z2 = self.projector(self.backbone(view1)), self.projector(self.backbone(view2))
+        return gather_with_grad(z1), gather_with_grad(z2)
+
+    def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        z1, z2 = self.projections(view1, view2)
         loss = nt_xent_loss(z1, z2, self.temperature)
         bound = math.log(2 * z1.shape[0] - 1) - loss.detach()
         return loss, {"loss": loss.detach(), "mi_lower_bound": bound, "std_of_normalized": _logged_std(z1)}
@@ -235,13 +250,17 @@ class SwAV(JointEmbeddingMethod):
         self.register_buffer("queue", torch.zeros(2, queue_length, dim))
         self.register_buffer("queue_filled", torch.zeros((), dtype=torch.long))
 
-    def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def scores(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``(z1, z2, s1, s2)``: the unit-norm projections (gathered) and their prototype scores (cosines)."""
         _check_views(view1, view2)
         # Prototypes stay on the unit sphere: the scores are cosines, like the embeddings'.
         self.prototypes.normalize_()
         z1 = gather_with_grad(F.normalize(self.projector(self.backbone(view1)), dim=1))
         z2 = gather_with_grad(F.normalize(self.projector(self.backbone(view2)), dim=1))
-        s1, s2 = self.prototypes(z1), self.prototypes(z2)
+        return z1, z2, self.prototypes(z1), self.prototypes(z2)
+
+    def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        z1, z2, s1, s2 = self.scores(view1, view2)
         queue_scores = [None, None]
         use_queue = self.queue_length > 0 and int(self.queue_filled) >= self.queue_length
         if use_queue:
@@ -317,16 +336,21 @@ class BYOL(JointEmbeddingMethod):
         self.target_backbone = copy.deepcopy(self.backbone).requires_grad_(False)
         self.target_projector = copy.deepcopy(self.projector).requires_grad_(False)
 
-    def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def predictions(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``(z1, z2, p1, p2, t1, t2)``: online projections, their predictions and the target's
+        projections (no gradient), after the constant-decay target update if ``ema_decay`` is set."""
         _check_views(view1, view2)
         if self.ema_decay is not None and self.training and torch.is_grad_enabled():
             for online, target in ((self.backbone, self.target_backbone), (self.projector, self.target_projector)):
                 ema_update(target, online, self.ema_decay)
         z1, z2 = self.projector(self.backbone(view1)), self.projector(self.backbone(view2))
-        p1, p2 = self.predictor(z1), self.predictor(z2)
         with torch.no_grad():
             t1 = self.target_projector(self.target_backbone(view1))
             t2 = self.target_projector(self.target_backbone(view2))
+        return z1, z2, self.predictor(z1), self.predictor(z2), t1, t2
+
+    def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        z1, z2, p1, p2, t1, t2 = self.predictions(view1, view2)
         loss = byol_loss(p1, p2, t1, t2)
         return loss, {"loss": loss.detach(), "std_of_normalized": _logged_std(z1)}
 
@@ -514,6 +538,125 @@ METHODS: dict[str, type[JointEmbeddingMethod]] = {
     "vicreg": VICReg,
 }
 
+# --- entropy-and-reconstruction (ER) variants (chapter 7) -----------------------------------------
+
+
+class _ERMixin:
+    """What the ER variants share: the concentration, the entropy weight and their logs."""
+
+    def _init_er(self, kappa: float, entropy_weight: float) -> None:
+        self.kappa = check_number(kappa, "kappa", low=0.0, low_open=True)
+        self.entropy_weight = check_number(entropy_weight, "entropy_weight", low=0.0)
+
+    def _er(self, entropy: torch.Tensor, reconstruction: torch.Tensor, z: torch.Tensor):
+        loss = -self.entropy_weight * entropy + reconstruction
+        return loss, {"loss": loss.detach(), "er_entropy": entropy.detach(),
+                      "er_reconstruction": reconstruction.detach(), "std_of_normalized": _logged_std(z)}
+
+
+class ERSimCLR(_ERMixin, SimCLR):
+    r"""SimCLR's network trained with the ER loss (Rodriguez-Galvez et al. 2023) instead of NT-Xent.
+
+    .. math:: \mathcal L = -\lambda\,\tfrac12\big[\hat H(u_1) + \hat H(u_2)\big] + \mathcal L_{\mathrm{rec}}(u_1, u_2),
+              \qquad u_k = \frac{z_k}{\lVert z_k\rVert}
+
+    (:func:`~jessl_lite.entropy.er_loss`: vMF-KDE entropy of each view's batch, vMF
+    reconstruction, concentration ``kappa``). Everything else is :class:`SimCLR`'s (its
+    projections, heads and options; ``temperature`` is unused). With ``kappa = 1 / temperature``
+    and ``entropy_weight = 1`` the loss differs from NT-Xent only in which samples enter each
+    anchor's denominator (chapter 7 writes the identity).
+
+    Args: as :class:`SimCLR`, plus ``kappa`` (10, the ER repository's default) and
+    ``entropy_weight`` :math:`\lambda` (1). Logs: ``loss``, ``er_entropy``, ``er_reconstruction``,
+    ``std_of_normalized``.
+    """
+
+    def __init__(self, backbone: nn.Module, projector: nn.Module | None = None, *, kappa: float = 10.0,
+                 entropy_weight: float = 1.0, **options) -> None:
+        super().__init__(backbone, projector, **options)
+        self._init_er(kappa, entropy_weight)
+
+    def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        z1, z2 = self.projections(view1, view2)
+        u1, u2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+        entropy = 0.5 * (vmf_kde_entropy(u1, self.kappa) + vmf_kde_entropy(u2, self.kappa))
+        return self._er(entropy, vmf_reconstruction_loss(u1, u2, self.kappa), z1)
+
+
+class ERBYOL(_ERMixin, BYOL):
+    r"""BYOL's networks (predictor, EMA target) trained with the ER loss instead of the normalised MSE.
+
+    .. math:: \mathcal L = -\lambda\,\tfrac12\big[\hat H(\bar z_1) + \hat H(\bar z_2)\big]
+              + \tfrac12\big[\mathcal L_{\mathrm{rec}}(\bar p_1, \mathrm{sg}(\bar t_2))
+              + \mathcal L_{\mathrm{rec}}(\bar p_2, \mathrm{sg}(\bar t_1))\big]
+
+    (bars: unit norm): the entropy of the online projections (vMF KDE) and the vMF
+    reconstruction of the target's projection from the prediction. BYOL's own loss is
+    :math:`2 - 2\cos(p, t)` per direction, which is the reconstruction term up to the factor
+    :math:`\kappa/2` and a constant: BYOL+ER adds the entropy term, nothing else. The target
+    moves as in :class:`BYOL`.
+
+    Args: as :class:`BYOL`, plus ``kappa`` (10) and ``entropy_weight`` (1).
+    """
+
+    def __init__(self, backbone: nn.Module, projector: nn.Module | None = None, predictor: nn.Module | None = None,
+                 *, kappa: float = 10.0, entropy_weight: float = 1.0, **options) -> None:
+        super().__init__(backbone, projector, predictor, **options)
+        self._init_er(kappa, entropy_weight)
+
+    def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        z1, z2, p1, p2, t1, t2 = self.predictions(view1, view2)
+        u1, u2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+        entropy = 0.5 * (vmf_kde_entropy(u1, self.kappa) + vmf_kde_entropy(u2, self.kappa))
+        q1, q2, s1, s2 = (F.normalize(x, dim=1) for x in (p1, p2, t1, t2))
+        reconstruction = 0.5 * (vmf_reconstruction_loss(q1, s2, self.kappa)
+                                + vmf_reconstruction_loss(q2, s1, self.kappa))
+        return self._er(entropy, reconstruction, z1)
+
+
+class ERSwAV(_ERMixin, SwAV):
+    r"""SwAV's networks (projector, prototypes) trained with the discrete ER loss instead of swapped prediction.
+
+    The code of a view is :math:`p = \mathrm{softmax}(s / \tau)` over the prototypes (``s``:
+    cosine scores, ``temperature`` :math:`\tau`); the loss is
+
+    .. math:: \mathcal L = -\lambda\,\tfrac12\big[H(\bar p_1) + H(\bar p_2)\big]
+              + \tfrac{1}{2N}\sum_n \big[\mathrm{CE}(p_{1,n}, p_{2,n}) + \mathrm{CE}(p_{2,n}, p_{1,n})\big]
+
+    (:func:`~jessl_lite.entropy.categorical_entropy_of_mean`,
+    :func:`~jessl_lite.entropy.categorical_reconstruction_loss`; the ER repository's discrete
+    branch). The entropy of the batch's mean code replaces Sinkhorn-Knopp's equipartition:
+    SwAV enforces :math:`\bar p` uniform through its targets, ER rewards it directly. No queue.
+
+    Args: as :class:`SwAV` (``queue_length`` must stay 0), plus ``entropy_weight`` (1);
+    ``kappa`` is unused by the discrete terms and is stored for the record only.
+    """
+
+    def __init__(self, backbone: nn.Module, projector: nn.Module | None = None, *, kappa: float = 10.0,
+                 entropy_weight: float = 1.0, **options) -> None:
+        if options.get("queue_length", 0):
+            raise ValueError("queue_length must be 0 for ERSwAV: the ER loss has no Sinkhorn problem to pad")
+        super().__init__(backbone, projector, **options)
+        self._init_er(kappa, entropy_weight)
+
+    def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        z1, _, s1, s2 = self.scores(view1, view2)
+        p1, p2 = F.softmax(s1 / self.temperature, dim=1), F.softmax(s2 / self.temperature, dim=1)
+        entropy = 0.5 * (categorical_entropy_of_mean(p1) + categorical_entropy_of_mean(p2))
+        return self._er(entropy, categorical_reconstruction_loss(p1, p2), z1)
+
+
+#: The ER variants by the name of the method they are built from.
+ER_METHODS = {"simclr": ERSimCLR, "byol": ERBYOL, "swav": ERSwAV}
+
+
+def make_er_method(name: str, backbone: nn.Module, **options) -> JointEmbeddingMethod:
+    """The ER variant of method ``name`` (``"simclr"``, ``"byol"`` or ``"swav"``), as :func:`make_method`
+    builds the original: ``options`` are the original's plus ``kappa`` and ``entropy_weight``."""
+    check_choice(name, "name", sorted(ER_METHODS))
+    return _build(ER_METHODS[name], name, backbone, options)
+
+
 #: The names the book uses (and :data:`jessl_lite.plots.METHOD_COLORS` keys), by ``METHODS`` key.
 METHOD_NAMES = {
     "simclr": "SimCLR",
@@ -540,8 +683,19 @@ def make_method(name: str, backbone: nn.Module, **options) -> JointEmbeddingMeth
         64
     """
     check_choice(name, "name", sorted(METHODS))
-    cls = METHODS[name]
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "backbone")]
+    return _build(METHODS[name], name, backbone, options)
+
+
+def _build(cls: type, name: str, backbone: nn.Module, options: dict) -> JointEmbeddingMethod:
+    # The options a class and the classes it is built from accept (an ER variant passes the rest on).
+    accepted = []
+    for klass in cls.__mro__:
+        if klass is nn.Module:
+            break
+        if "__init__" in vars(klass):
+            for p, param in inspect.signature(klass.__init__).parameters.items():
+                if p not in ("self", "backbone") and param.kind is not param.VAR_KEYWORD and p not in accepted:
+                    accepted.append(p)
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise ValueError(f"{name} does not take {', '.join(unknown)}; it accepts {', '.join(accepted)}")

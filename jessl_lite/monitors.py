@@ -15,13 +15,15 @@ import math
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .data import ImageData
+from .entropy import sphere_log_area, vmf_kde_entropy, vmf_kde_entropy_ceiling, vmf_reconstruction_loss
 from .evaluate import _check_unprepared, effective_rank, embeddings, knn_accuracy, linear_probe, std_of_normalized
 from .validation import check_callable, check_instance, check_int, check_number, check_str, check_tensor
 
-__all__ = ["knn_monitor", "linear_probe_monitor", "embedding_monitor"]
+__all__ = ["knn_monitor", "linear_probe_monitor", "embedding_monitor", "er_monitor"]
 
 Prepare = Callable[[torch.Tensor], torch.Tensor] | None
 
@@ -90,6 +92,51 @@ def embedding_monitor(
         z = embeddings(encode(method) if encode is not None else method.embed, images, prepare)
         return {f"{prefix}std_ratio": float(std_of_normalized(z)) * math.sqrt(z.shape[1]),
                 f"{prefix}effective_rank": float(effective_rank(z))}
+
+    return hook
+
+
+def er_monitor(
+    images: torch.Tensor, views: Callable, *, kappa: float = 10.0, seed: int = 0,
+    encode: Callable[[nn.Module], Callable] | None = None, prefix: str = "",
+) -> Callable[[nn.Module, int], dict[str, float]]:
+    r"""The entropy-and-reconstruction terms of a representation, on two fixed views of fixed ``images``.
+
+    The two views are drawn once, now (``views(images, generator)`` with a generator seeded by
+    ``seed``), so that every evaluation measures the same pairs. The embeddings of each view
+    (``encode(method)``, default ``method.embed``) are L2-normalised and the hook returns, with
+    :math:`N` = ``len(images)`` and the vMF kernel at ``kappa`` (chapter 7):
+
+    * ``er_entropy``: :math:`\hat H(Z_1)`, :func:`~jessl_lite.entropy.vmf_kde_entropy` (resubstitution);
+    * ``er_reconstruction``: :math:`\mathcal L_{\mathrm{rec}}(z_1 \mid z_2)`,
+      :func:`~jessl_lite.entropy.vmf_reconstruction_loss` (lower is better reconstruction);
+    * ``er_bound``: their difference, :func:`~jessl_lite.entropy.er_bound`;
+    * ``er_ceiling``: :func:`~jessl_lite.entropy.vmf_kde_entropy_ceiling`, the most
+      ``er_entropy`` can be with :math:`N` samples, and ``er_uniform``: the entropy of the uniform
+      distribution on the sphere of the embeddings' dimension (the most any distribution has).
+
+    Names get ``prefix`` in front. In float64.
+    """
+    check_tensor(images, "images", min_ndim=2, dims="(N, C, H, W)", nonempty=True)
+    check_callable(views, "views", "views(images, generator) -> (view1, view2)")
+    check_number(kappa, "kappa", low=0.0, low_open=True)
+    check_int(seed, "seed", minimum=0)
+    if encode is not None:
+        check_callable(encode, "encode", "encode(method) -> encoder")
+    check_str(prefix, "prefix")
+    if len(images) < 2:
+        raise ValueError(f"images must hold at least 2 images for an entropy estimate; got {len(images)}")
+    pair = views(images, torch.Generator(device=images.device).manual_seed(seed))
+
+    def hook(method: nn.Module, step: int) -> dict[str, float]:
+        encoder = encode(method) if encode is not None else method.embed
+        z1, z2 = (F.normalize(embeddings(encoder, v).double(), dim=1) for v in pair)
+        entropy = float(vmf_kde_entropy(z1, kappa))
+        reconstruction = float(vmf_reconstruction_loss(z1, z2, kappa))
+        return {f"{prefix}er_entropy": entropy, f"{prefix}er_reconstruction": reconstruction,
+                f"{prefix}er_bound": entropy - reconstruction,
+                f"{prefix}er_ceiling": float(vmf_kde_entropy_ceiling(len(z1), kappa, z1.shape[1])),
+                f"{prefix}er_uniform": sphere_log_area(z1.shape[1])}
 
     return hook
 

@@ -624,6 +624,7 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
         views,
     )
     from jessl_lite.experiments import collapse, dynamics, gaussian_ib, worlds
+    from jessl_lite.experiments import er as er_experiments
     from jessl_lite.experiments import infomax as im
 
     B = "jessl_lite.bounds."
@@ -732,6 +733,36 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
         "z1": tensor(unit(16, 3), rank="min", arraylike=True, int_ok=True),
         "z2": tensor(unit(16, 3, seed=1), rank="min", arraylike=True, int_ok=True),
         "kappa": pos(2.0), "atol": nonneg(1e-4, high=0.1)}), batch=("z1", "z2"), shape=("z1", "z2"))
+    case(E + "vmf_kde_entropy_ceiling", lambda: (entropy.vmf_kde_entropy_ceiling, {
+        "n": size(16), "kappa": pos(2.0), "dim": size(3, 2)}))
+    case(E + "vmf_entropy", lambda: (entropy.vmf_entropy, {"kappa": pos(2.0), "dim": size(3, 2)}))
+    case(E + "sample_uniform_sphere", lambda: (entropy.sample_uniform_sphere, {
+        "n": size(8), "dim": size(3, 2), "generator": gen()}))
+    case(E + "sample_vmf", lambda: (entropy.sample_vmf, {
+        "mu": tensor(unit(1, 3)[0], rank="any", arraylike=True), "kappa": pos(2.0), "n": size(8),
+        "generator": gen()}))
+    case(E + "er_bound", lambda: (entropy.er_bound, {
+        "z1": tensor(unit(16, 3), rank="min", arraylike=True, int_ok=True),
+        "z2": tensor(unit(16, 3, seed=1), rank="min", arraylike=True, int_ok=True),
+        "kappa": pos(2.0), "leave_one_out": True, "atol": nonneg(1e-4, high=0.1)}),
+        batch=("z1", "z2"), shape=("z1", "z2"))
+    case(E + "er_loss", lambda: (entropy.er_loss, {
+        "z1": tensor(randn(16, 3), rank="min", arraylike=True, int_ok=True),
+        "z2": tensor(randn(16, 3, seed=1), rank="min", arraylike=True, int_ok=True),
+        "kappa": pos(2.0), "entropy_weight": nonneg(1.0), "leave_one_out": True,
+        "atol": nonneg(1e-4, high=0.1)}), batch=("z1", "z2"), shape=("z1", "z2"))
+    case(E + "categorical_entropy_of_mean", lambda: (entropy.categorical_entropy_of_mean, {
+        "p": tensor(torch.softmax(randn(8, 4), 1), rank="min", arraylike=True)}))
+    case(E + "categorical_reconstruction_loss", lambda: (entropy.categorical_reconstruction_loss, {
+        "p1": tensor(torch.softmax(randn(8, 4), 1), rank="min", arraylike=True),
+        "p2": tensor(torch.softmax(randn(8, 4, seed=1), 1), rank="min", arraylike=True)}),
+        batch=("p1", "p2"), shape=("p1", "p2"))
+
+    ER_ = "jessl_lite.experiments.er."
+    case(ER_ + "repository_vmf_log_normalizer", lambda: (er_experiments.repository_vmf_log_normalizer, {
+        "kappa": pos(10.0), "dim": size(8, 2)}))
+    case(ER_ + "repository_vmf_kde_entropy", lambda: (er_experiments.repository_vmf_kde_entropy, {
+        "z": tensor(unit(16, 3), rank="min", arraylike=True, int_ok=True), "kappa": pos(10.0)}))
 
     V = "jessl_lite.evaluate."
     case(V + "embeddings", lambda: (evaluate.embeddings, {
@@ -1045,6 +1076,12 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
         "BarlowTwins": {"dim": 4, "hidden_dim": 8, "proj_layers": 2, "lambd": nonneg(5e-3)},
         "VICReg": {"dim": 4, "hidden_dim": 8, "proj_layers": 2, "sim_coeff": nonneg(25.0),
                    "std_coeff": nonneg(25.0), "cov_coeff": nonneg(1.0)},
+        "ERSimCLR": {"kappa": pos(2.0), "entropy_weight": nonneg(1.0), "dim": 4, "hidden_dim": 8,
+                     "proj_layers": 2, "temperature": 0.5},
+        "ERBYOL": {"kappa": pos(2.0), "entropy_weight": nonneg(1.0), "dim": 4, "hidden_dim": 8, "proj_layers": 2,
+                   "pred_dim": 8, "ema_decay": prob(0.9)},
+        "ERSwAV": {"kappa": pos(2.0), "entropy_weight": nonneg(1.0), "dim": 4, "hidden_dim": 8, "proj_layers": 2,
+                   "num_prototypes": 5, "temperature": 0.1},
     }
 
     def built(name):
@@ -1070,6 +1107,12 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
         case(M + "JointEmbeddingMethod." + method, lambda method=method: (
             getattr(methods.JointEmbeddingMethod(backbone()), method), {}))
     case(M + "BYOL.target_pairs", lambda: (built("BYOL").target_pairs, {}))
+    for name, method in (("SimCLR", "projections"), ("SwAV", "scores"), ("BYOL", "predictions")):
+        case(M + f"{name}.{method}", lambda name=name, method=method: (getattr(built(name), method), {
+            "view1": tensor(randn(6, 12), rank="min"), "view2": tensor(randn(6, 12, seed=1), rank="min")}),
+            **views_pair)
+    case(M + "make_er_method", lambda: (methods.make_er_method, {
+        "name": choice("simclr"), "backbone": backbone(), "dim": 4, "hidden_dim": 8, "kappa": pos(2.0)}))
     case(M + "SimSiam.param_groups", lambda: (built("SimSiam").param_groups, {}))
     case(M + "make_method", lambda: (methods.make_method, {
         "name": choice("simsiam"), "backbone": backbone(), "dim": 4, "pred_dim": 2, "proj_layers": 2}))
@@ -1083,6 +1126,9 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
         "name": text("knn")}))
     case(MO + "linear_probe_monitor", lambda: (monitors.linear_probe_monitor, {
         "train": images(16), "test": images(8, 1), "prepare": prepare, "C": 1.0, "name": text("probe")}))
+    case(MO + "er_monitor", lambda: (monitors.er_monitor, {
+        "images": tensor(images(8).images, rank="min"), "views": views.mnist_views(), "kappa": pos(10.0),
+        "seed": count(0), "encode": lambda m: m.projector, "prefix": text("z_")}))
     case(MO + "embedding_monitor", lambda: (monitors.embedding_monitor, {
         "images": tensor(images(8).images, rank="min"), "prepare": prepare, "encode": lambda m: m.projector,
         "prefix": text("z_")}))
