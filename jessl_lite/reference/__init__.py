@@ -420,4 +420,4 @@ def _load_definitions() -> None:
     # The experiments' definitions import data sets and experiment code: load them on first use.
     if not _LOADED:
         _LOADED.append(True)
-        from . import ch02, ch03, ch04, ch05  # noqa: F401
+        from . import ch02, ch03, ch04, ch05, ch07  # noqa: F401
