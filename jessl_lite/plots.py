@@ -101,6 +101,10 @@ METHOD_COLORS = {
     "no stop-gradient": BOOK_PALETTE[36],
     "no predictor": BOOK_PALETTE[38],
     "fixed random predictor": BOOK_PALETTE[35],
+    # the entropy-and-reconstruction variants (chapter 7)
+    "SimCLR+ER": BOOK_PALETTE[17],
+    "BYOL+ER": BOOK_PALETTE[27],
+    "SwAV+ER": BOOK_PALETTE[37],
 }
 
 MAX_FRAMES = 150

@@ -42,6 +42,18 @@ HEADS = {
 }
 LEARNING_RATES = {"simclr": 0.3, "swav": 0.6, "byol": 0.6, "simsiam": 0.3, "barlow_twins": 0.01, "vicreg": 0.1}
 
+#: The full profile's heads and learning rates (CIFAR-10, ResNet-18, SGD at batch 512): each paper's
+#: CIFAR-10 shape, for the chapters' GPU runs (chapters 3 and 7); no reference run uses them.
+FULL_HEADS = {
+    "simclr": dict(dim=128, hidden_dim=2048, temperature=0.5),
+    "swav": dict(dim=128, hidden_dim=2048, num_prototypes=1000, queue_length=3840),
+    "byol": dict(dim=256, hidden_dim=4096, pred_dim=4096),
+    "simsiam": dict(dim=2048, pred_dim=512, proj_layers=2),
+    "barlow_twins": dict(dim=2048, hidden_dim=2048, proj_layers=3),
+    "vicreg": dict(dim=2048, hidden_dim=2048, proj_layers=3),
+}
+FULL_LEARNING_RATES = {"simclr": 0.6, "swav": 0.6, "byol": 0.6, "simsiam": 0.1, "barlow_twins": 0.02, "vicreg": 0.1}
+
 BATCH_SIZE = 128
 EPOCHS = 2
 #: The methods and the small batch of the batch-size comparison.

@@ -15,9 +15,10 @@ test digits; 3 seeds per arm.
   (where each loss acts; ``proj_`` names), with the estimator's ceiling log N - log k(0).
 * ``ch07/batch``: SimCLR, BYOL, SwAV and their ER variants at batch 256 and batch 32 (a factor 8,
   the paper's 4096 against 512), 1 epoch each (the same images seen; the learning rate scaled
-  linearly with the batch).
+  linearly with the batch); evaluated at the end only (kNN and probe).
 * ``ch07/ema``: BYOL and BYOL+ER with a constant EMA decay of 0.8 (the paper's "EMA 0.8"),
-  batch 128, 2 epochs, to set against ``ch07/families``' BYOL runs (BYOL's schedule from 0.99).
+  batch 128, 2 epochs, to set against ``ch07/families``' BYOL runs (BYOL's schedule from 0.99);
+  evaluated at the end only.
 
 The ER variants' weights (the paper's code gives none): the entropy weight is 1 (the ER bound
 itself); SimCLR+ER uses kappa = 1 / tau = 2, at which its loss differs from NT-Xent only in the
@@ -60,7 +61,7 @@ def _method(variant: str, **extra):
                                                                                                **options)
 
 
-def _setup(variant: str, seed: int, batch_size: int, epochs: int, **extra) -> Setup:
+def _setup(variant: str, seed: int, batch_size: int, epochs: int, *, trajectories: bool = True, **extra) -> Setup:
     train, test = _data()
     views = mnist_views()
     torch.manual_seed(seed)
@@ -69,17 +70,22 @@ def _setup(variant: str, seed: int, batch_size: int, epochs: int, **extra) -> Se
     lr = LEARNING_RATES[base] * batch_size / BATCH_SIZE
     steps = epochs * (len(train) // batch_size)
     config = _config(len(train), batch_size, lr, seed).replace(steps=steps, warmup_steps=steps // 10)
-    sample = test.images[:MONITOR_IMAGES]
-    every = max(steps // MONITOR_TIMES, 1)
     hooks = [knn_monitor(train, test, views.prepare, k=200, temperature=0.1),
-             linear_probe_monitor(train, test, views.prepare), embedding_monitor(test.images, views.prepare),
-             Every(er_monitor(sample, views, kappa=MONITOR_KAPPA), every),
-             Every(er_monitor(sample, views, kappa=MONITOR_KAPPA, prefix="proj_",
-                              encode=lambda m: nn.Sequential(m.backbone, m.projector)), every)]
-    info = {"data": "mnist-train (60000)", "evaluation": "kNN k=200 T=0.1 and a linear probe (C=1): mnist-test "
-            "by mnist-train features; collapse diagnostics of the mnist-test features; ER terms (vMF, kappa "
-            f"{MONITOR_KAPPA:g}) of features and projections of two fixed views of the first {MONITOR_IMAGES} "
-            "mnist-test digits", "backbone": "ConvNet(1, width=16, depth=3)",
+             linear_probe_monitor(train, test, views.prepare)]
+    evaluation = "kNN k=200 T=0.1 and a linear probe (C=1): mnist-test by mnist-train features"
+    if trajectories:
+        sample = test.images[:MONITOR_IMAGES]
+        every = max(steps // MONITOR_TIMES, 1)
+        hooks += [embedding_monitor(test.images, views.prepare),
+                  Every(er_monitor(sample, views, kappa=MONITOR_KAPPA), every),
+                  Every(er_monitor(sample, views, kappa=MONITOR_KAPPA, prefix="proj_",
+                                   encode=lambda m: nn.Sequential(m.backbone, m.projector)), every)]
+        evaluation += ("; collapse diagnostics of the mnist-test features; ER terms (vMF, kappa "
+                       f"{MONITOR_KAPPA:g}) of features and projections of two fixed views of the first "
+                       f"{MONITOR_IMAGES} mnist-test digits")
+    else:
+        config = config.replace(eval_at_start=False)  # the arms' untrained networks are ch07/families'
+    info = {"data": "mnist-train (60000)", "evaluation": evaluation, "backbone": "ConvNet(1, width=16, depth=3)",
             "method_options": {**HEADS[base], **extra, **(ER_OPTIONS[base] if variant.endswith("-er") else {})},
             "epochs": epochs}
     return Setup(method, train, views, config, hooks, info)
@@ -101,7 +107,7 @@ def batch(variant: str, seed: int) -> Setup:
     if variant not in BATCH_VARIANTS:
         raise ValueError(f"variant must be one of {BATCH_VARIANTS}; got {variant!r}")
     name, size = variant.rsplit("-batch", 1)
-    return _setup(name, seed, int(size), BATCH_EPOCHS)
+    return _setup(name, seed, int(size), BATCH_EPOCHS, trajectories=False)
 
 
 EMA_VARIANTS = (f"byol-ema{EMA_DECAY:g}", f"byol-er-ema{EMA_DECAY:g}")
@@ -110,7 +116,7 @@ EMA_VARIANTS = (f"byol-ema{EMA_DECAY:g}", f"byol-er-ema{EMA_DECAY:g}")
 def ema(variant: str, seed: int) -> Setup:
     if variant not in EMA_VARIANTS:
         raise ValueError(f"variant must be one of {EMA_VARIANTS}; got {variant!r}")
-    return _setup(variant.rsplit("-ema", 1)[0], seed, BATCH_SIZE, EPOCHS, ema_decay=EMA_DECAY)
+    return _setup(variant.rsplit("-ema", 1)[0], seed, BATCH_SIZE, EPOCHS, trajectories=False, ema_decay=EMA_DECAY)
 
 
 _PROTOCOL = __doc__.split("\n\n", 1)[1].strip()
