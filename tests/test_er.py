@@ -271,3 +271,31 @@ def test_the_repository_entropy_of_uniform_128d_embeddings_is_the_papers_plateau
         z = unit(n, 128, seed)
         assert float(repository_vmf_kde_entropy(z, 10.0)) == pytest.approx(buggy, abs=0.02)
         assert float(vmf_kde_entropy(z, 10.0)) == pytest.approx(correct, abs=0.02)
+
+
+def test_the_docstring_examples_run():
+    import doctest
+
+    from jessl_lite import entropy
+    from jessl_lite.experiments import er
+
+    for module in (entropy, er):
+        failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert failures == 0 and tried >= 1
+
+
+def test_chapter_7_exercise_references_agree_with_pen_and_paper():
+    from scipy.special import iv
+
+    from jessl_lite.exercises import EXERCISES
+
+    # 7.1: log N - log C_16(10) - 10, with SciPy's iv (accurate at this order).
+    log_c = 7 * math.log(10) - 8 * math.log(2 * math.pi) - math.log(iv(7, 10.0))
+    assert EXERCISES["7.1"].reference()[0] == pytest.approx(math.log(256) - log_c - 10, abs=1e-9)
+    assert EXERCISES["7.2"].reference() == pytest.approx((0.5 * math.log(1e4), 0.5 * math.log(101)), abs=1e-12)
+    # 7.3: log(I_47(10) + 1e-7) - log I_47(10); I_47(10) ~ 4.6e-27 is still a normal double.
+    assert EXERCISES["7.3"].reference()[0] == pytest.approx(math.log(iv(47, 10.0) + 1e-7) - math.log(iv(47, 10.0)),
+                                                           rel=1e-9)
+    k = 4.0
+    closed = math.log(4 * math.pi * math.sinh(k) / k) - k / math.tanh(k) + 1
+    assert EXERCISES["7.4"].reference()[0] == pytest.approx(closed, abs=1e-10)
