@@ -15,8 +15,10 @@ reads them with :func:`load` and summarises them with :func:`spread`. The tests 
 steps of every stored record from its stored seed with the code as it is now and compare them
 with the stored curve (:func:`verify`): bit-exact for records made on a CPU of the same kind
 (the same vector instructions: ``torch.backends.cpu.get_cpu_capability()``, stored in the
-record), within a relative ``1e-5`` (absolute ``1e-6``) on another CPU, whose matrix kernels
-round differently.
+record), within a relative ``1e-4`` (absolute ``1e-6``) on another CPU, whose matrix kernels
+round differently. (Measured: chapter 3's records, made on an AVX-512 machine, re-run on an AVX2
+one differ by up to 2.5e-5 relative at the fifth step, 1e-6 at the fourth; a changed learning
+rate or loss moves them by far more.)
 Records are written by :func:`run` only, never by hand.
 
 Runs use one CPU thread unless told otherwise (``torch.set_num_threads``): the same numbers on
@@ -55,7 +57,7 @@ __all__ = ["Setup", "Experiment", "EXPERIMENTS", "register", "experiment", "reco
 
 #: The tolerance of a re-check on a CPU of another kind than the record's: relative, and absolute
 #: for losses near 0 (SimSiam's cosine losses start at about 1e-3).
-CPU_RTOL, CPU_ATOL = 1e-5, 1e-6
+CPU_RTOL, CPU_ATOL = 1e-4, 1e-6
 
 #: Steps of each stored record that the tests re-run and compare.
 CHECK_STEPS = 5
