@@ -313,13 +313,14 @@ def vmf_reconstruction_loss(z1: torch.Tensor, z2: torch.Tensor, kappa, *, atol: 
 def vmf_kde_entropy_ceiling(n: int, kappa, dim: int) -> torch.Tensor:
     r"""The most the resubstitution vMF-KDE entropy of ``n`` samples can report: :math:`\log N - \log k(0)`.
 
-    Each sample's density includes its own kernel, :math:`\hat p(z_n) \ge \frac1N C_d(\kappa)
-    e^{\kappa}`, so :math:`\hat H \le \log N - \log C_d(\kappa) - \kappa`, with the kernel
-    written as :math:`C_d(\kappa) e^{\kappa z^\top z_m}`; in terms of the kernel's peak
-    :math:`k(0) = C_d(\kappa) e^{\kappa}` this is :math:`\log N - \log k(0)`, reached when every other
-    sample is infinitely far (:math:`e^{\kappa z_n^\top z_m} \to 0`, which on the sphere needs
-    :math:`\kappa (1 + z_n^\top z_m) \gg 1`). The entropy analogue of InfoNCE's :math:`\log K`: an
-    estimate from a batch of ``n`` cannot report more than this, whatever the true entropy.
+    With the kernel :math:`C_d(\kappa) e^{\kappa z^\top z_m}` and its peak
+    :math:`k(0) = C_d(\kappa) e^{\kappa}`, each sample's density includes its own kernel,
+    :math:`\hat p(z_n) \ge k(0)/N`, so :math:`\hat H \le \log N - \log k(0)`; exactly,
+    :math:`\hat H = \log N - \log k(0) - \frac1N\sum_n \log\big(1 + \sum_{m \ne n}
+    e^{\kappa (z_n^\top z_m - 1)}\big)`, so the ceiling is approached when
+    :math:`\kappa (1 - z_n^\top z_m) \gg 1` for every pair. The entropy analogue of InfoNCE's
+    :math:`\log K`: an estimate from a batch of ``n`` cannot report more than this, whatever the
+    true entropy.
 
     Args:
         n: number of samples ``>= 1``. kappa: concentration ``> 0``. dim: ``d >= 2``.
@@ -393,13 +394,12 @@ def sample_vmf(mu: torch.Tensor, kappa: float, n: int, generator: torch.Generato
     b = (d - 1) / (2 * k + math.sqrt(4 * k * k + (d - 1) ** 2))
     x0 = (1 - b) / (1 + b)
     c = k * x0 + (d - 1) * math.log(1 - x0 * x0)
-    beta = torch.distributions.Beta(0.5 * (d - 1), 0.5 * (d - 1))
+    shape = 0.5 * (d - 1)  # the proposal is Beta(shape, shape)
     w = torch.empty(0, dtype=torch.float64)
     while w.numel() < n:
         # Beta draws through two Gamma draws from the generator, so the sample is reproducible.
         size = 2 * (n - w.numel()) + 16
-        g1 = _gamma(beta.concentration1.item(), size, generator)
-        g0 = _gamma(beta.concentration0.item(), size, generator)
+        g1, g0 = _gamma(shape, size, generator), _gamma(shape, size, generator)
         e = g1 / (g1 + g0)
         u = torch.rand(size, generator=generator, dtype=torch.float64)
         cand = (1 - (1 + b) * e) / (1 - (1 - b) * e)
@@ -454,7 +454,7 @@ def er_bound(z1: torch.Tensor, z2: torch.Tensor, kappa, *, leave_one_out: bool =
 
 
 def er_loss(z1: torch.Tensor, z2: torch.Tensor, kappa, *, entropy_weight: float = 1.0,
-            leave_one_out: bool = False, atol: float = 1e-4) -> torch.Tensor:
+            leave_one_out: bool = False, return_terms: bool = False, atol: float = 1e-4):
     r"""The symmetric ER training loss on the sphere: minus entropy (weighted) plus reconstruction.
 
     .. math::
@@ -469,9 +469,11 @@ def er_loss(z1: torch.Tensor, z2: torch.Tensor, kappa, *, entropy_weight: float 
         z1, z2: ``(N, d)`` embeddings of the two views.
         kappa: concentration ``> 0``. entropy_weight: :math:`\lambda \ge 0`.
         leave_one_out: for the entropy estimates.
+        return_terms: also return the two terms.
 
     Returns:
-        a 0-dim tensor (nats), differentiable in both embeddings.
+        a 0-dim tensor (nats), differentiable in both embeddings; with ``return_terms``,
+        ``(loss, entropy, reconstruction)``, the entropy being the two views' mean.
 
     Example::
 
@@ -484,10 +486,13 @@ def er_loss(z1: torch.Tensor, z2: torch.Tensor, kappa, *, entropy_weight: float 
     if a.shape != b.shape or a.ndim != 2:
         raise ValueError(f"z1 and z2 must be (N, d) of the same shape; got {tuple(a.shape)} and {tuple(b.shape)}")
     weight = check_number(entropy_weight, "entropy_weight", low=0.0)
+    check_bool(return_terms, "return_terms")
     u1, u2 = torch.nn.functional.normalize(a, dim=-1), torch.nn.functional.normalize(b, dim=-1)
-    entropy = 0.5 * (vmf_kde_entropy(u1, kappa, leave_one_out=leave_one_out, atol=atol)
-                     + vmf_kde_entropy(u2, kappa, leave_one_out=leave_one_out, atol=atol))
-    return -weight * entropy + vmf_reconstruction_loss(u1, u2, kappa, atol=atol)
+    # Both views' entropies in one batched call: (2, N, d) -> (2,).
+    entropy = vmf_kde_entropy(torch.stack([u1, u2]), kappa, leave_one_out=leave_one_out, atol=atol).mean()
+    reconstruction = vmf_reconstruction_loss(u1, u2, kappa, atol=atol)
+    loss = -weight * entropy + reconstruction
+    return (loss, entropy, reconstruction) if return_terms else loss
 
 
 def categorical_entropy_of_mean(p: torch.Tensor) -> torch.Tensor:

@@ -53,6 +53,7 @@ from .distributed import gather_with_grad
 from .entropy import (
     categorical_entropy_of_mean,
     categorical_reconstruction_loss,
+    er_loss,
     vmf_kde_entropy,
     vmf_reconstruction_loss,
 )
@@ -578,9 +579,8 @@ class ERSimCLR(_ERMixin, SimCLR):
 
     def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         z1, z2 = self.projections(view1, view2)
-        u1, u2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
-        entropy = 0.5 * (vmf_kde_entropy(u1, self.kappa) + vmf_kde_entropy(u2, self.kappa))
-        return self._er(entropy, vmf_reconstruction_loss(u1, u2, self.kappa), z1)
+        _, entropy, reconstruction = er_loss(z1, z2, self.kappa, return_terms=True)
+        return self._er(entropy, reconstruction, z1)
 
 
 class ERBYOL(_ERMixin, BYOL):
@@ -591,10 +591,10 @@ class ERBYOL(_ERMixin, BYOL):
               + \mathcal L_{\mathrm{rec}}(\bar p_2, \mathrm{sg}(\bar t_1))\big]
 
     (bars: unit norm): the entropy of the online projections (vMF KDE) and the vMF
-    reconstruction of the target's projection from the prediction. BYOL's own loss is
-    :math:`2 - 2\cos(p, t)` per direction, which is the reconstruction term up to the factor
-    :math:`\kappa/2` and a constant: BYOL+ER adds the entropy term, nothing else. The target
-    moves as in :class:`BYOL`.
+    reconstruction of the target's projection from the prediction. BYOL's own loss, the sum over
+    both directions of :math:`2 - 2\cos(p, t)`, is :math:`4/\kappa` times this reconstruction term
+    plus a constant, so at ``kappa = 4`` BYOL+ER is BYOL with an entropy bonus. The target moves as
+    in :class:`BYOL`.
 
     Args: as :class:`BYOL`, plus ``kappa`` (10) and ``entropy_weight`` (1).
     """
@@ -606,8 +606,7 @@ class ERBYOL(_ERMixin, BYOL):
 
     def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         z1, z2, p1, p2, t1, t2 = self.predictions(view1, view2)
-        u1, u2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
-        entropy = 0.5 * (vmf_kde_entropy(u1, self.kappa) + vmf_kde_entropy(u2, self.kappa))
+        entropy = vmf_kde_entropy(F.normalize(torch.stack([z1, z2]), dim=-1), self.kappa).mean()
         q1, q2, s1, s2 = (F.normalize(x, dim=1) for x in (p1, p2, t1, t2))
         reconstruction = 0.5 * (vmf_reconstruction_loss(q1, s2, self.kappa)
                                 + vmf_reconstruction_loss(q2, s1, self.kappa))

@@ -130,6 +130,11 @@ def er_monitor(
 
     def hook(method: nn.Module, step: int) -> dict[str, float]:
         encoder = encode(method) if encode is not None else method.embed
+        # embeddings() switches a module (or the module of a bound method) to eval mode for the
+        # measurement; a plain function would leave BatchNorm in training mode and change the run.
+        if not isinstance(getattr(encoder, "__self__", encoder), nn.Module):
+            raise TypeError("encode(method) must return an nn.Module or a bound method of one (e.g. "
+                            f"nn.Sequential(method.backbone, method.projector)); got {type(encoder).__name__}")
         z1, z2 = (F.normalize(embeddings(encoder, v).double(), dim=1) for v in pair)
         entropy = float(vmf_kde_entropy(z1, kappa))
         reconstruction = float(vmf_reconstruction_loss(z1, z2, kappa))

@@ -749,7 +749,7 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
     case(E + "er_loss", lambda: (entropy.er_loss, {
         "z1": tensor(randn(16, 3), rank="min", arraylike=True, int_ok=True),
         "z2": tensor(randn(16, 3, seed=1), rank="min", arraylike=True, int_ok=True),
-        "kappa": pos(2.0), "entropy_weight": nonneg(1.0), "leave_one_out": True,
+        "kappa": pos(2.0), "entropy_weight": nonneg(1.0), "leave_one_out": True, "return_terms": False,
         "atol": nonneg(1e-4, high=0.1)}), batch=("z1", "z2"), shape=("z1", "z2"))
     case(E + "categorical_entropy_of_mean", lambda: (entropy.categorical_entropy_of_mean, {
         "p": tensor(torch.softmax(randn(8, 4), 1), rank="min", arraylike=True)}))

@@ -23,6 +23,14 @@ if os.environ.get("CI"):
 # The book and the tests always run the quick profile, GPU or not.
 os.environ.setdefault("JESSL_PROFILE", "quick")
 
+# Under pytest-xdist (two workers, pyproject.toml) each worker, and every kernel or build it
+# starts, uses one thread: two workers with two threads each on two cores would fight.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="module")
 def one_thread():

@@ -31,7 +31,7 @@ FLAGS = [
 # Known harmless console noise of sphinx-thebe and the theme.
 ALLOWED_CONSOLE = ("THEBE_JS_URL", "invalid theme mode", "Identifier 'THEBE")
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("book")]
 
 
 def _browser_or_skip():

@@ -10,6 +10,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from jessl_lite.entropy import (
     categorical_entropy_of_mean,
@@ -299,3 +300,20 @@ def test_chapter_7_exercise_references_agree_with_pen_and_paper():
     k = 4.0
     closed = math.log(4 * math.pi * math.sinh(k) / k) - k / math.tanh(k) + 1
     assert EXERCISES["7.4"].reference()[0] == pytest.approx(closed, abs=1e-10)
+
+
+def test_the_er_monitor_refuses_an_encoder_it_cannot_switch_to_eval_mode():
+    from jessl_lite.methods import make_method
+    from jessl_lite.monitors import er_monitor
+    from jessl_lite.nets import ConvNet
+    from jessl_lite.views import mnist_views
+
+    images = torch.randint(0, 256, (16, 1, 28, 28), generator=gen(0), dtype=torch.uint8)
+    method = make_method("simclr", ConvNet(1, width=4, depth=2), dim=4, hidden_dim=8)
+    ok = er_monitor(images, mnist_views(), encode=lambda m: nn.Sequential(m.backbone, m.projector))(method, 0)
+    assert ok["er_entropy"] <= ok["er_ceiling"] + 1e-9 and ok["er_bound"] == ok["er_entropy"] - ok["er_reconstruction"]
+    running = {k: v.clone() for k, v in method.projector.state_dict().items()}
+    with pytest.raises(TypeError, match="nn.Module or a bound method"):
+        er_monitor(images, mnist_views(), encode=lambda m: lambda x: m.projector(m.backbone(x)))(method, 0)
+    # The refused call measured nothing: BatchNorm's running statistics are untouched.
+    assert all(torch.equal(v, method.projector.state_dict()[k]) for k, v in running.items())

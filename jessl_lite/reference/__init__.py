@@ -55,9 +55,13 @@ from ..validation import (
 __all__ = ["Setup", "Experiment", "EXPERIMENTS", "register", "experiment", "records_dir", "record_path",
            "run", "load", "verify", "spread", "compare", "cpu_kind", "CHECK_STEPS", "CPU_RTOL", "CPU_ATOL"]
 
-#: The tolerance of a re-check on a CPU of another kind than the record's: relative, and absolute
-#: for losses near 0 (SimSiam's cosine losses start at about 1e-3).
-CPU_RTOL, CPU_ATOL = 1e-4, 1e-6
+#: The tolerance of a re-check on a CPU of another kind than the record's: each of the first losses
+#: within ``CPU_RTOL`` times the largest of them (plus ``CPU_ATOL``). Kernels of another vector width
+#: round differently and training amplifies it: BYOL at batch 256, recorded on an AVX2 machine and
+#: re-run on an AVX-512 one, differs by 1.2e-4 of its loss scale at the fifth step; relative to each
+#: loss the difference is unbounded where a loss crosses 0 (BYOL+ER's do). A code change moves the
+#: losses by far more (a changed learning rate: percents).
+CPU_RTOL, CPU_ATOL = 1e-3, 1e-6
 
 #: Steps of each stored record that the tests re-run and compare.
 CHECK_STEPS = 5
@@ -263,8 +267,8 @@ def verify(record: Run, steps: int = CHECK_STEPS, *, atol: float | None = None) 
     Checks that the experiment would run the same configuration and protocol (``config``, the
     setup's ``info``), then re-runs the first ``steps`` steps from the record's seed (with its
     thread count) and compares the losses: bit-exact for a record made on a CPU of this machine's
-    kind (:func:`cpu_kind`), within :data:`CPU_RTOL` and :data:`CPU_ATOL` for one made on another CPU kind
-    or on one of unknown kind, within ``atol`` (default 1e-3) for one made on a GPU."""
+    kind (:func:`cpu_kind`), within :data:`CPU_RTOL` of the losses' scale (plus :data:`CPU_ATOL`) for
+    one made on another CPU kind or on one of unknown kind, within ``atol`` (default 1e-3) for one made on a GPU."""
     check_instance(record, "record", Run, "a Run")
     check_int(steps, "steps", minimum=1)
     if atol is not None:
@@ -304,8 +308,8 @@ def verify(record: Run, steps: int = CHECK_STEPS, *, atol: float | None = None) 
         if record.info.get("cpu_kind") == cpu_kind():
             if not np.array_equal(stored_loss, new_loss):
                 problems.append(f"first {k} losses: stored {stored_loss.tolist()}, now {new_loss.tolist()}")
-        elif not np.allclose(stored_loss, new_loss, rtol=CPU_RTOL, atol=CPU_ATOL):
-            problems.append(f"first {k} losses beyond rtol {CPU_RTOL:g}, atol {CPU_ATOL:g} (record made on CPU kind "
+        elif np.abs(stored_loss - new_loss).max() > CPU_RTOL * np.abs(stored_loss).max() + CPU_ATOL:
+            problems.append(f"first {k} losses beyond {CPU_RTOL:g} of their scale (record made on CPU kind "
                             f"{record.info.get('cpu_kind', 'unknown')}, this is {cpu_kind()}): stored "
                             f"{stored_loss.tolist()}, now {new_loss.tolist()}")
     elif not np.allclose(stored_loss, new_loss, atol=1e-3 if atol is None else atol, rtol=0):
