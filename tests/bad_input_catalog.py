@@ -794,6 +794,12 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
         "atol": nonneg(1e-3)}))
     case(X + "register", lambda: (exercises.register, {"key": text("test.bad-inputs"), "title": text("title"),
                                                        "rtol": nonneg(1e-3), "atol": nonneg(1e-3)}))
+    case(X + "CodingExercise", lambda: (exercises.CodingExercise, {
+        "key": text("9.9"), "title": text("title"), "reference": lambda x: x, "inputs": lambda g: (torch.zeros(2),),
+        "trials": 2, "rtol": nonneg(1e-5), "atol": nonneg(1e-6), "gradients": False}))
+    case(X + "register_function", lambda: (exercises.register_function, {
+        "key": text("test.bad-inputs-function"), "title": text("title"), "reference": lambda x: x, "trials": 2,
+        "rtol": nonneg(1e-5), "atol": nonneg(1e-6), "gradients": False}))
     case(X + "strip_solutions", lambda: (exercises.strip_solutions, {
         "notebook": Val(notebook(), MappingKind()), "tag": text("solution")}))
 

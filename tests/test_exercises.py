@@ -10,9 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
-from jessl_lite.exercises import EXERCISES, _main, check, strip_solutions
+from jessl_lite.exercises import CODING_EXERCISES, EXERCISES, _main, check, strip_solutions
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -169,3 +171,83 @@ def test_an_exercise_built_directly_is_checked():
         Exercise("9.9", "title", (1.0,))
     with pytest.raises(TypeError, match="^key must be a str"):
         Exercise(9.9, "title", lambda: (1.0,))
+
+
+# --- coding exercises: the student's function against the package's on random inputs ---------
+
+
+@pytest.mark.parametrize("key", sorted(CODING_EXERCISES))
+def test_coding_exercise_accepts_the_package_and_rejects_near_misses_and_stubs(key, capsys):
+    ex = CODING_EXERCISES[key]
+    assert check(key, ex.reference)
+    assert not check(key, lambda *args: ex.reference(*args) * 1.01 + 0.01)
+
+    def stub(*args):
+        ...  # a student's function whose body is still the placeholder
+
+    assert not check(key, stub)
+    assert not check(key, ...)
+    assert not check(key, 1.0)
+    out = capsys.readouterr().out
+    assert out.count("not answered yet") == 2 and "correct" in out and "not yet" in out
+    assert "must be your function" in out
+
+
+@pytest.mark.parametrize("key", sorted(CODING_EXERCISES))
+def test_coding_exercise_inputs_are_reproducible_and_leave_the_global_stream_alone(key):
+    inputs = CODING_EXERCISES[key].inputs
+    state = torch.random.get_rng_state()
+    first, second = inputs(torch.Generator().manual_seed(5)), inputs(torch.Generator().manual_seed(5))
+    assert torch.equal(torch.random.get_rng_state(), state)
+    for a, b in zip(first, second, strict=True):
+        if isinstance(a, torch.Tensor):
+            assert torch.equal(a, b)
+        elif isinstance(a, torch.nn.Module):
+            assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+        else:
+            assert a == b
+
+
+def test_independent_solutions_pass_the_coding_checkers(capsys):
+    # Written from the formulas, not from the package: the checkers accept them.
+    def mutual_information(p):
+        p = p.numpy()
+        px, py = p.sum(1, keepdims=True), p.sum(0, keepdims=True)
+        ratio = np.divide(p, px * py, out=np.ones_like(p), where=p > 0)
+        return float((p * np.log(ratio)).sum())
+
+    def infonce(scores):
+        s = scores.numpy()
+        row_max = s.max(1, keepdims=True)
+        lse = row_max[:, 0] + np.log(np.exp(s - row_max).sum(1))
+        return float(np.log(len(s)) + (np.diag(s) - lse).mean())
+
+    def log_det(layer, x):
+        rows = [torch.autograd.functional.jacobian(lambda r: layer(r[None])[0], row) for row in x]
+        return torch.stack([torch.linalg.slogdet(j)[1] for j in rows])
+
+    def gaussian_ib(cov_z, cov_z_given_x, beta):
+        def h(c):
+            m = c.shape[0]
+            return 0.5 * (m * math.log(2 * math.pi * math.e) + float(np.linalg.slogdet(c.numpy())[1]))
+        return h(cov_z_given_x) + (1 - beta) / beta * h(cov_z)
+
+    for key, fn in (("1.5", mutual_information), ("2.6", infonce), ("5.4", log_det), ("6.5", gaussian_ib)):
+        assert check(key, fn), capsys.readouterr().out
+
+
+def test_the_simsiam_checker_sees_a_missing_stop_gradient(capsys):
+    from jessl_lite.losses import simsiam_loss
+
+    assert not check("4.5", lambda p1, p2, z1, z2: simsiam_loss(p1, p2, z1, z2, stop_gradient=False))
+    assert "gradient" in capsys.readouterr().out
+
+
+def test_coding_checker_reports_a_crash_and_a_wrong_shape_without_raising(capsys):
+    def crashes(z, kappa):
+        raise RuntimeError("my bug")
+
+    assert not check("7.5", crashes)
+    assert not check("7.5", lambda z, kappa: torch.zeros(3))
+    out = capsys.readouterr().out
+    assert "RuntimeError: my bug" in out and "shape" in out

@@ -17,6 +17,7 @@ from nbclient import NotebookClient
 from jessl_lite import profiles
 from jessl_lite.bounds import BoundObjective, GaussianStaircase, SeparableCritic, infonce_bound
 from jessl_lite.data import ImageData
+from jessl_lite.exercises import CODING_EXERCISES, EXERCISES, _main
 from jessl_lite.train import FitConfig, fit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,16 +141,31 @@ def test_fit_under_smoke_caps_the_batch(smoke):
 
 @pytest.mark.book
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_every_chapter_runs_its_full_profile_under_smoke(path, monkeypatch):
+def test_every_chapters_student_version_runs_its_full_profile_under_smoke(path, monkeypatch):
+    """The student version (``python -m jessl_lite.exercises strip``, written to ``_build/student/``
+    as CI's copy to hand out) runs top to bottom in the full profile under the smoke setting, and
+    each of its exercises' checkers reports "not answered yet" instead of failing."""
     monkeypatch.setenv(profiles.ENV_VAR, "full")
     monkeypatch.setenv(profiles.SMOKE_VAR, "1")
     monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
-    nb = nbformat.read(path, as_version=4)
+    student = ROOT / "_build" / "student" / path.name
+    student.parent.mkdir(parents=True, exist_ok=True)
+    _main(["strip", str(path), str(student), "--force"])
+    nb = nbformat.read(student, as_version=4)
+    assert not any("solution" in cell.metadata.get("tags", []) for cell in nb.cells)
+    # Run where the chapter runs (notebooks/), so that relative paths mean the same.
     client = NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     client.execute()  # a failing cell raises CellExecutionError, naming the cell and the error
     text = "\n".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
                      for out in cell.get("outputs", []) if out.get("output_type") == "stream")
     assert "smoke setting" in text, "the chapter did not choose its profile through choose_profile"
+    chapter = str(int(path.stem.split("_")[0]))
+    keys = sorted(k for k in [*EXERCISES, *CODING_EXERCISES] if k.split(".")[0] == chapter)
+    assert len(keys) >= 4, f"chapter {chapter} has {len(keys)} exercises; every chapter has at least 4"
+    assert any(k in CODING_EXERCISES for k in keys), f"chapter {chapter} has no coding exercise"
+    for key in keys:
+        assert f"Exercise {key}: not answered yet" in text, f"exercise {key}'s checker did not report itself unanswered"
+    assert "correct" not in "".join(line for line in text.splitlines(keepends=True) if line.startswith("Exercise "))
 
 
 def test_reference_runs_refuse_the_smoke_setting(smoke, tmp_path):

@@ -1,4 +1,5 @@
-"""``python -m jessl_lite.exercises strip SOURCE TARGET [--force]``: write a chapter's student version."""
+"""``python -m jessl_lite.exercises strip SOURCE TARGET [--force]``: write a chapter's student version
+(SOURCE a notebook), or every chapter's (SOURCE a folder, TARGET a folder)."""
 
 from . import _main
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import torch
+
 from .. import info
-from . import register
+from . import register, register_function
 
 # --- chapter 1 -----------------------------------------------------------------------------
 
@@ -44,3 +46,15 @@ def _ex_1_4() -> tuple[float, ...]:
     return (float(info.gaussian_entropy(9.0) - info.gaussian_entropy(1.0)),)
 
 
+def _size(g: torch.Generator, low: int, high: int) -> int:
+    return int(torch.randint(low, high + 1, (1,), generator=g))
+
+
+@register_function("1.5", "my_mutual_information(p_xy): I(X; Y) in nats of a joint table, zeros allowed",
+                   lambda p: info.mutual_information(p))
+def _inputs_1_5(g: torch.Generator) -> tuple:
+    # A random joint table of random shape, with some cells exactly 0 (0 log 0 = 0).
+    table = torch.rand(_size(g, 2, 5), _size(g, 2, 5), generator=g, dtype=torch.float64) ** 3
+    table[torch.rand(table.shape, generator=g) < 0.25] = 0.0
+    table[0, 0] += 0.1
+    return (table / table.sum(),)

@@ -7,7 +7,7 @@ import math
 import torch
 
 from .. import bounds, entropy
-from . import register
+from . import register, register_function
 
 # --- chapter 2 -----------------------------------------------------------------------------
 
@@ -65,3 +65,14 @@ def _ex_2_4() -> tuple[float, ...]:
 @register("2.5", "entropy of the uniform distribution on S^2 and log C_3(2), in nats")
 def _ex_2_5() -> tuple[float, ...]:
     return (entropy.sphere_log_area(3), float(entropy.vmf_log_normalizer(KAPPA_2_5, 3)))
+
+
+def _size(g: torch.Generator, low: int, high: int) -> int:
+    return int(torch.randint(low, high + 1, (1,), generator=g))
+
+
+@register_function("2.6", "my_infonce(scores): the InfoNCE bound of a K x K score matrix, in nats",
+                   bounds.infonce_bound)
+def _inputs_2_6(g: torch.Generator) -> tuple:
+    k = _size(g, 2, 16)
+    return (3.0 * torch.randn(k, k, generator=g, dtype=torch.float64),)

@@ -7,14 +7,15 @@ import math
 import torch
 
 from .. import losses
-from . import register
+from . import register, register_function
 
 # --- chapter 3 -----------------------------------------------------------------------------
 
 #: Exercise 3.1: a collapsed batch of N embeddings of width D, and SwAV's K prototypes.
 BATCH_3_1, DIM_3_1, PROTOTYPES_3_1 = 32, 64, 100
 
-#: Exercise 3.2: two views' embeddings of a batch of 6 images (width 4) and the temperature.
+#: Exercise 3.2: two views' embeddings of a batch of 6 images (width 4) and a temperature, to try
+#: a function on by hand (the checker draws its own random inputs).
 VIEWS_3_2 = (
     torch.randn(6, 4, generator=torch.Generator().manual_seed(32), dtype=torch.float64),
     torch.randn(6, 4, generator=torch.Generator().manual_seed(33), dtype=torch.float64),
@@ -44,9 +45,12 @@ def _ex_3_1() -> tuple[float, ...]:
     )
 
 
-@register("3.2", "your NT-Xent of VIEWS_3_2 at temperature 0.2, in nats", rtol=1e-6, atol=1e-6)
-def _ex_3_2() -> tuple[float, ...]:
-    return (float(losses.nt_xent_loss(*VIEWS_3_2, TEMPERATURE_3_2)),)
+@register_function("3.2", "my_nt_xent(z1, z2, tau): NT-Xent of two views' embeddings, in nats",
+                   losses.nt_xent_loss)
+def _inputs_3_2(g: torch.Generator) -> tuple:
+    n, d = int(torch.randint(2, 11, (1,), generator=g)), int(torch.randint(2, 9, (1,), generator=g))
+    z1, z2 = (torch.randn(n, d, generator=g, dtype=torch.float64) for _ in range(2))
+    return z1, z2, float(0.1 + 0.9 * torch.rand((), generator=g))
 
 
 @register("3.3", "NT-Xent of 128 orthonormal embeddings with identical views at tau 0.5, and log(2N-1) - L")

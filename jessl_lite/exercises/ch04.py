@@ -7,8 +7,9 @@ from torch import nn
 
 from ..evaluate import std_of_normalized
 from ..experiments.dynamics import fixed_points, linear_ssl_gradients
+from ..losses import simsiam_loss
 from ..methods import ema_update
-from . import register
+from . import register, register_function
 
 # --- chapter 4 -----------------------------------------------------------------------------
 
@@ -55,3 +56,14 @@ def _ex_4_4() -> tuple[float, ...]:
         ema_update(target, online, DECAY_4_4)
         steps += 1
     return (float(steps),)
+
+
+def _size(g: torch.Generator, low: int, high: int) -> int:
+    return int(torch.randint(low, high + 1, (1,), generator=g))
+
+
+@register_function("4.5", "my_simsiam_loss(p1, p2, z1, z2): SimSiam's symmetric loss, its gradients included",
+                   simsiam_loss, gradients=True)
+def _inputs_4_5(g: torch.Generator) -> tuple:
+    n, d = _size(g, 2, 10), _size(g, 2, 8)
+    return tuple(torch.randn(n, d, generator=g, dtype=torch.float64) for _ in range(4))

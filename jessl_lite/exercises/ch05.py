@@ -6,7 +6,7 @@ import torch
 
 from .. import bounds, info
 from ..flows import CouplingLayer
-from . import register
+from . import register, register_function
 
 # --- chapter 5 -----------------------------------------------------------------------------
 
@@ -61,3 +61,22 @@ def _ex_5_3() -> tuple[float, ...]:
     ceiling = bounds.infonce_bound(50.0 * torch.eye(BATCH_5_3, dtype=torch.float64))
     label_entropy = info.entropy([1.0 / CLASSES_5_3] * CLASSES_5_3)
     return (float(ceiling), INFONCE_5_3 - float(label_entropy))
+
+
+def _size(g: torch.Generator, low: int, high: int) -> int:
+    return int(torch.randint(low, high + 1, (1,), generator=g))
+
+
+def _coupling_log_det(layer: CouplingLayer, x: torch.Tensor) -> torch.Tensor:
+    return layer.forward_and_log_det(x)[1]
+
+
+@register_function("5.4", "my_log_det(layer, x): log|det J| of a coupling layer at each row of x, by autograd",
+                   _coupling_log_det)
+def _inputs_5_4(g: torch.Generator) -> tuple:
+    dim = 2 * _size(g, 1, 3)
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=g))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # the layer's weights, reproducibly, without touching the global stream
+        layer = CouplingLayer(dim, (8,), affine=True, init_std=0.5, permutation=torch.randperm(dim)).double()
+    return layer, torch.randn(_size(g, 1, 4), dim, generator=g, dtype=torch.float64)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from ..experiments import worlds
-from ..experiments.gaussian_ib import linear_gaussian_views
-from . import register
+from ..experiments.gaussian_ib import gaussian_ib_objective, linear_gaussian_views
+from . import register, register_function
 
 # --- chapter 6 -----------------------------------------------------------------------------
 
@@ -64,3 +64,16 @@ def _ex_6_4() -> tuple[float, ...]:
     result = worlds.ib_search(CLASSES_6_4, [0.5, 2.0], target=FROZEN_TARGET_6_4)
     low, high = result.best_values().tolist()
     return (low, high)
+
+
+def _size(g: torch.Generator, low: int, high: int) -> int:
+    return int(torch.randint(low, high + 1, (1,), generator=g))
+
+
+@register_function("6.5", "my_gaussian_ib(cov_z, cov_z_given_x, beta): Barlow Twins' Gaussian IB objective, nats",
+                   gaussian_ib_objective)
+def _inputs_6_5(g: torch.Generator) -> tuple:
+    m = _size(g, 1, 4)
+    a, b = (torch.randn(m, m, generator=g, dtype=torch.float64) for _ in range(2))
+    eye = torch.eye(m, dtype=torch.float64)
+    return a @ a.T + m * eye, b @ b.T + 0.1 * eye, float(0.2 + 2.8 * torch.rand((), generator=g))

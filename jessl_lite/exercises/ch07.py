@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 
-from ..entropy import vmf_entropy, vmf_kde_entropy_ceiling, vmf_log_normalizer
+import torch
+
+from ..entropy import vmf_entropy, vmf_kde_entropy, vmf_kde_entropy_ceiling, vmf_log_normalizer
 from ..experiments.er import repository_vmf_log_normalizer
-from . import register
+from . import register, register_function
 
 #: Exercise 7.1: the batch size, concentration and dimension of the ceiling.
 N_7_1, KAPPA_7_1, DIM_7_1 = 256, 10.0, 16
@@ -40,3 +42,14 @@ def _ex_7_3() -> tuple[float, ...]:
 @register("7.4", "the differential entropy of vMF(kappa = KAPPA_7_4) on S^2, in nats")
 def _ex_7_4() -> tuple[float, ...]:
     return (float(vmf_entropy(KAPPA_7_4, 3)),)
+
+
+def _size(g: torch.Generator, low: int, high: int) -> int:
+    return int(torch.randint(low, high + 1, (1,), generator=g))
+
+
+@register_function("7.5", "my_vmf_kde_entropy(z, kappa): the resubstitution vMF-KDE entropy of unit rows, nats",
+                   vmf_kde_entropy)
+def _inputs_7_5(g: torch.Generator) -> tuple:
+    z = torch.randn(_size(g, 2, 16), _size(g, 2, 8), generator=g, dtype=torch.float64)
+    return z / z.norm(dim=1, keepdim=True), float(0.5 + 19.5 * torch.rand((), generator=g))
