@@ -23,6 +23,7 @@ import math
 import os
 import pkgutil
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -800,6 +801,10 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
     case(X + "register_function", lambda: (exercises.register_function, {
         "key": text("test.bad-inputs-function"), "title": text("title"), "reference": lambda x: x, "trials": 2,
         "rtol": nonneg(1e-5), "atol": nonneg(1e-6), "gradients": False}))
+    # Writes the student version of every chapter into a fresh temporary folder.
+    case(X + "strip_folder", lambda: (exercises.strip_folder, {
+        "source": path(Path(jessl_lite.__file__).parents[1] / "notebooks"), "target": path(tempfile.mkdtemp()),
+        "force": True}))
     case(X + "strip_solutions", lambda: (exercises.strip_solutions, {
         "notebook": Val(notebook(), MappingKind()), "tag": text("solution")}))
 

@@ -1,0 +1,135 @@
+"""The book's reproductions page: one row per claim a chapter tests, built from the chapter's own numbers.
+
+Each chapter ends with a hidden cell that lists its claims with :func:`claim` (and the errors of
+its sources that it corrects with :func:`correction`), from the values it computed from the
+reference records or in closed form, and glues :func:`claims_table` as ``"reproductions"`` (and
+:func:`corrections_table` as ``"corrections"``). ``book/reproductions.md`` pastes those tables,
+so no number on that page is typed.
+
+A verdict is one of :data:`VERDICTS`:
+
+* ``"holds"``: every part of the claim holds in every seed (every seed of one arm beyond every
+  seed of the other: :func:`jessl_lite.reference.compare`), or the exact computation agrees;
+* ``"holds in part"``: some parts hold in every seed, others do not;
+* ``"does not hold"``: no part holds in every seed (the seeds overlap, or the opposite holds);
+* ``"not tested at scale"``: only a quick run or a smaller setting speaks to it (the scale
+  column says what was run).
+
+Example::
+
+    >>> verdict({"verdict": "holds"}, "unresolved")
+    'holds in part'
+    >>> seeds([0.778, 0.80, 0.80], percent=True)
+    '79.3% (77.8 to 80.0; 3 seeds)'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .validation import check_bool, check_str
+
+__all__ = ["VERDICTS", "claim", "claims_table", "correction", "corrections_table", "seeds", "verdict"]
+
+VERDICTS = ("holds", "holds in part", "does not hold", "not tested at scale")
+
+#: :func:`jessl_lite.reference.compare`'s words, as parts of a claim.
+_PART = {"holds": True, "reversed": False, "unresolved": False}
+
+
+def verdict(*parts: Any) -> str:
+    """The verdict of a claim from its parts: ``compare`` results, their ``"verdict"`` words, or bools.
+
+    ``True`` or ``"holds"`` is a part that holds; ``False``, ``"reversed"`` and ``"unresolved"``
+    are parts that do not.
+    """
+    if not parts:
+        raise ValueError("parts must hold at least one part of the claim")
+    held = []
+    for i, part in enumerate(parts):
+        if isinstance(part, Mapping):
+            part = part.get("verdict")
+        if isinstance(part, bool | np.bool_):
+            held.append(bool(part))
+        elif isinstance(part, str) and part in _PART:
+            held.append(_PART[part])
+        else:
+            raise ValueError(
+                f"parts[{i}] must be a bool, one of {sorted(_PART)}, or a compare() result; got {part!r}"
+            )
+    return "holds" if all(held) else "holds in part" if any(held) else "does not hold"
+
+
+def seeds(values: Sequence[float] | Any, fmt: str = ".3f", *, percent: bool = False, unit: str = "") -> str:
+    """``"mean (min to max; n seeds)"`` of per-seed values; ``percent`` prints fractions as percent."""
+    check_str(fmt, "fmt", nonempty=True)
+    check_bool(percent, "percent")
+    check_str(unit, "unit")
+    try:
+        x = np.asarray(values, dtype=float).ravel()
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"values must be numbers, one per seed; got {values!r}") from err
+    if x.size == 0 or not np.isfinite(x).all():
+        raise ValueError(f"values must be finite numbers, at least one; got {values!r}")
+    scale, fmt_, suffix = (100.0, ".1f", "%") if percent else (1.0, fmt, unit)
+    mean, low, high = (format(scale * v, fmt_) for v in (x.mean(), x.min(), x.max()))
+    if x.size == 1:
+        return f"{mean}{suffix} (one run)"
+    return f"{mean}{suffix} ({low} to {high}; {x.size} seeds)"
+
+
+def claim(text: str, source: str, ours: str, scale: str, verdict: str, *, source_value: str = "not given") -> dict:
+    """One row of the reproductions table.
+
+    Args:
+        text: the claim, in one sentence.
+        source: who makes it (a paper or a seed post, with the section or figure).
+        ours: our number(s), e.g. from :func:`seeds`.
+        scale: what was run: data, model, steps, seeds (or "exact").
+        verdict: one of :data:`VERDICTS`, usually from :func:`verdict`.
+        source_value: the source's own number, where it gives one.
+    """
+    for name, value in (("text", text), ("source", source), ("ours", ours), ("scale", scale),
+                        ("source_value", source_value)):
+        check_str(value, name, nonempty=True)
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be one of {VERDICTS}; got {verdict!r}")
+    return {"claim": text, "source": source, "source's number": source_value, "ours": ours, "scale": scale,
+            "verdict": verdict}
+
+
+def correction(statement: str, source: str, what_goes_wrong: str, source_value: str, correct_value: str) -> dict:
+    """One row of the corrections table: a formula or step of a source that is wrong, and the computation."""
+    for name, value in (("statement", statement), ("source", source), ("what_goes_wrong", what_goes_wrong),
+                        ("source_value", source_value), ("correct_value", correct_value)):
+        check_str(value, name, nonempty=True)
+    return {"the source's formula or step": statement, "source": source, "what goes wrong": what_goes_wrong,
+            "computed with the source's": source_value, "computed correctly": correct_value}
+
+
+def claims_table(rows: Iterable[Mapping[str, str]]):
+    """The rows of :func:`claim` as a pandas DataFrame (what a chapter glues as ``"reproductions"``)."""
+    return _table(rows, ("claim", "source", "source's number", "ours", "scale", "verdict"), "claim")
+
+
+def corrections_table(rows: Iterable[Mapping[str, str]]):
+    """The rows of :func:`correction` as a pandas DataFrame (glued as ``"corrections"``)."""
+    return _table(rows, ("the source's formula or step", "source", "what goes wrong", "computed with the source's",
+                         "computed correctly"), "correction")
+
+
+def _table(rows, columns: tuple[str, ...], what: str):
+    import pandas as pd
+
+    if isinstance(rows, str | bytes | Mapping) or not isinstance(rows, Iterable):
+        raise TypeError(f"rows must be an iterable of {what}() rows; got {type(rows).__name__}")
+    rows = list(rows)
+    if not rows:
+        raise ValueError(f"rows must hold at least one {what}() row")
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping) or tuple(row) != columns:
+            raise ValueError(f"rows[{i}] must be a row made by {what}(); got {row!r}")
+    return pd.DataFrame(rows, columns=list(columns)).set_index(columns[0])
