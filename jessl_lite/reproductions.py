@@ -17,7 +17,7 @@ A verdict is one of :data:`VERDICTS`:
 
 Example::
 
-    >>> verdict({"verdict": "holds"}, "unresolved")
+    >>> verdict([{"verdict": "holds"}, "unresolved"])
     'holds in part'
     >>> seeds([0.778, 0.80, 0.80], percent=True)
     '79.3% (77.8 to 80.0; 3 seeds)'
@@ -40,12 +40,15 @@ VERDICTS = ("holds", "holds in part", "does not hold", "not tested at scale")
 _PART = {"holds": True, "reversed": False, "unresolved": False}
 
 
-def verdict(*parts: Any) -> str:
+def verdict(parts: Sequence[Any]) -> str:
     """The verdict of a claim from its parts: ``compare`` results, their ``"verdict"`` words, or bools.
 
     ``True`` or ``"holds"`` is a part that holds; ``False``, ``"reversed"`` and ``"unresolved"``
     are parts that do not.
     """
+    if isinstance(parts, str | bytes | Mapping) or not isinstance(parts, Iterable):
+        raise TypeError(f"parts must be a list of the claim's parts; got {type(parts).__name__}")
+    parts = list(parts)
     if not parts:
         raise ValueError("parts must hold at least one part of the claim")
     held = []
@@ -68,6 +71,9 @@ def seeds(values: Sequence[float] | Any, fmt: str = ".3f", *, percent: bool = Fa
     check_str(fmt, "fmt", nonempty=True)
     check_bool(percent, "percent")
     check_str(unit, "unit")
+    if isinstance(values, str | bytes) or (isinstance(values, Sequence) and any(
+            isinstance(v, bool | np.bool_ | str) for v in values)):
+        raise TypeError(f"values must be numbers, one per seed; got {values!r}")
     try:
         x = np.asarray(values, dtype=float).ravel()
     except (TypeError, ValueError) as err:

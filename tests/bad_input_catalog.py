@@ -619,6 +619,7 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
         plots,
         profiles,
         reference,
+        reproductions,
         runs,
         train,
         validation,
@@ -807,6 +808,21 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
         "force": True}))
     case(X + "strip_solutions", lambda: (exercises.strip_solutions, {
         "notebook": Val(notebook(), MappingKind()), "tag": text("solution")}))
+
+    R = "jessl_lite.reproductions."
+    row = reproductions.claim("a claim", "a source", "ours", "exact", "holds")
+    fix = reproductions.correction("a step", "a source", "what goes wrong", "1.0", "2.0")
+    case(R + "verdict", lambda: (reproductions.verdict, {"parts": instance(["holds", True])}))
+    case(R + "seeds", lambda: (reproductions.seeds, {"values": numbers((0.5, 0.6, 0.7)), "fmt": text(".3f"),
+                                                     "percent": False, "unit": text("")}))
+    case(R + "claim", lambda: (reproductions.claim, {
+        "text": text("a claim"), "source": text("a source"), "ours": text("ours"), "scale": text("exact"),
+        "verdict": choice("holds"), "source_value": text("not given")}))
+    case(R + "correction", lambda: (reproductions.correction, {
+        "statement": text("a step"), "source": text("a source"), "what_goes_wrong": text("what"),
+        "source_value": text("1.0"), "correct_value": text("2.0")}))
+    case(R + "claims_table", lambda: (reproductions.claims_table, {"rows": instance([row])}))
+    case(R + "corrections_table", lambda: (reproductions.corrections_table, {"rows": instance([fix])}))
 
     K = "jessl_lite.experiments.collapse."
     case(K + "simsiam_variant", lambda: (collapse.simsiam_variant, {

@@ -57,6 +57,32 @@ def test_first_chapter_shows_computed_numbers(built_book):
     assert "colab.research.google.com" in text  # the launch button
 
 
+def test_the_reproductions_page_shows_every_chapters_computed_rows(built_book):
+    from bs4 import BeautifulSoup  # the book theme's own dependency
+
+    from jessl_lite.reproductions import VERDICTS
+
+    soup = BeautifulSoup((built_book / "book" / "reproductions.html").read_text(encoding="utf-8"), "html.parser")
+    tables = []
+    for table in soup.find_all("table"):
+        header = [th.get_text(strip=True) for th in table.find("thead").find_all("th")]
+        body = table.find("tbody").find_all("tr")
+        rows = [[td.get_text(strip=True) for td in tr.find_all(["th", "td"])] for tr in body]
+        tables.append((header, rows))
+    claims = [(h, r) for h, r in tables if "verdict" in h]
+    corrections = [(h, r) for h, r in tables if "computed correctly" in h]
+    assert len(claims) == 7 and len(corrections) == 3, "one claims table per chapter, three of corrections"
+    verdicts = []
+    for header, rows in claims + corrections:
+        assert rows and all(len(row) == len(rows[0]) and all(row) for row in rows), "an empty cell on the page"
+        if "verdict" in header:
+            # pandas puts the index name (claim) on a header row of its own: the verdict is the last cell.
+            verdicts += [row[-1] for row in rows]
+    assert set(verdicts) <= set(VERDICTS) and len(verdicts) >= 30, sorted(set(verdicts))
+    # Both outcomes occur: the page reports what did not hold as well as what did.
+    assert "holds" in verdicts and set(verdicts) & {"holds in part", "does not hold", "not tested at scale"}
+
+
 def test_a_failing_cell_fails_the_build(tmp_path):
     """Our _config.yml plus -W turns a notebook error into a failed build (plain JB exits 0)."""
     book = tmp_path / "book"

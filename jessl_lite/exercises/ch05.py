@@ -71,9 +71,9 @@ def _coupling_log_det(layer: CouplingLayer, x: torch.Tensor) -> torch.Tensor:
     return layer.forward_and_log_det(x)[1]
 
 
-@register_function("5.4", "my_log_det(layer, x): log|det J| of a coupling layer at each row of x, by autograd",
+@register_function("5.5", "my_log_det(layer, x): log|det J| of a coupling layer at each row of x, by autograd",
                    _coupling_log_det)
-def _inputs_5_4(g: torch.Generator) -> tuple:
+def _inputs_5_5(g: torch.Generator) -> tuple:
     dim = 2 * _size(g, 1, 3)
     seed = int(torch.randint(0, 2**31 - 1, (1,), generator=g))
     with torch.random.fork_rng(devices=[]):
