@@ -449,6 +449,7 @@ def er_bound(z1: torch.Tensor, z2: torch.Tensor, kappa, *, leave_one_out: bool =
         >>> round(float(er_bound(z, z, 20.0)), 4) == round(math.log(4) - math.log1p(3 * math.exp(-20.0)), 4)
         True
     """
+    _check_unit(z1, "z1", atol, min_n=2)  # named as the caller wrote it, before vmf_kde_entropy calls it z
     return vmf_kde_entropy(z1, kappa, leave_one_out=leave_one_out, atol=atol) - vmf_reconstruction_loss(
         z1, z2, kappa, atol=atol)
 
