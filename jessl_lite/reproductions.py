@@ -32,7 +32,8 @@ import numpy as np
 
 from .validation import check_bool, check_str
 
-__all__ = ["VERDICTS", "claim", "claims_table", "correction", "corrections_table", "seeds", "verdict"]
+__all__ = ["VERDICTS", "claim", "claims_table", "correction", "corrections_table", "glue_tables", "scale", "seeds",
+           "verdict"]
 
 VERDICTS = ("holds", "holds in part", "does not hold", "not tested at scale")
 
@@ -139,3 +140,47 @@ def _table(rows, columns: tuple[str, ...], what: str):
         if not isinstance(row, Mapping) or tuple(row) != columns:
             raise ValueError(f"rows[{i}] must be a row made by {what}(); got {row!r}")
     return pd.DataFrame(rows, columns=list(columns)).set_index(columns[0])
+
+
+def scale(experiment: str, what: str, *, show_batch: bool = True) -> str:
+    """The scale column for claims tested on a reference experiment's stored records.
+
+    ``what`` says the data and model in a few words (``"MNIST-60k, the chapter's ConvNet"``); the
+    steps, batch sizes and seeds are read from the records themselves. ``show_batch=False`` leaves
+    the batch out, for an experiment whose loop draws its own batches (``what`` then says it).
+    """
+    from . import reference
+
+    check_str(experiment, "experiment", nonempty=True)
+    check_str(what, "what", nonempty=True)
+    check_bool(show_batch, "show_batch")
+    arms = reference.load(experiment)
+    if not arms:
+        raise ValueError(f"experiment {experiment!r} has no stored records")
+    runs = [r for records in arms.values() for r in records]
+    steps = sorted({r.steps for r in runs})
+    # fit's records keep the batch under "schedule"; an experiment's own loop at the top level.
+    found = [(r.config.get("batch_size"), r.config.get("schedule", {}).get("batch_size")) for r in runs]
+    batches = sorted({b for pair in found for b in pair if isinstance(b, int)})
+    steps_text = " or ".join(f"{s:,}" for s in steps) + " steps"
+    batch_text = f" at batch {' or '.join(str(b) for b in batches)}" if batches and show_batch else ""
+    seeds = min(len(records) for records in arms.values())
+    return f"{what}; {steps_text}{batch_text}; {seeds} seeds per arm ({len(runs)} records of {experiment})"
+
+
+def glue_tables(rows: Iterable[Mapping[str, str]], corrections: Iterable[Mapping[str, str]] = ()) -> None:
+    """Glue a chapter's rows as ``"reproductions"`` (and its corrections as ``"corrections"``) for
+    ``book/reproductions.md``, with no cell shortened (pandas cuts cells at 50 characters by default)."""
+    import pandas as pd
+
+    from .plots import glue
+
+    table = claims_table(rows)
+    if isinstance(corrections, str | bytes | Mapping) or not isinstance(corrections, Iterable):
+        raise TypeError(f"corrections must be an iterable of correction() rows; got {type(corrections).__name__}")
+    fixes = list(corrections)
+    fixes_table = corrections_table(fixes) if fixes else None
+    with pd.option_context("display.max_colwidth", None):
+        glue("reproductions", table)
+        if fixes_table is not None:
+            glue("corrections", fixes_table)

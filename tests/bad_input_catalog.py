@@ -821,6 +821,10 @@ def _register() -> None:  # noqa: PLR0915 (one long table, read top to bottom)
     case(R + "correction", lambda: (reproductions.correction, {
         "statement": text("a step"), "source": text("a source"), "what_goes_wrong": text("what"),
         "source_value": text("1.0"), "correct_value": text("2.0")}))
+    case(R + "scale", lambda: (reproductions.scale, {"experiment": choice("ch05/adversarial"), "what": text("data"),
+                                                     "show_batch": True}))
+    case(R + "glue_tables", lambda: (reproductions.glue_tables, {"rows": instance([row]),
+                                                                 "corrections": instance([fix])}))
     case(R + "claims_table", lambda: (reproductions.claims_table, {"rows": instance([row])}))
     case(R + "corrections_table", lambda: (reproductions.corrections_table, {"rows": instance([fix])}))
 

@@ -61,7 +61,7 @@ def test_chapter_structure(path):
     assert sum("solution" in c["metadata"].get("tags", []) for c in cs) >= 3, "at least three exercises"
     assert any("check(" in source(c) for c in code), "exercises have checkers"
     assert any("interactive_figure(" in source(c) for c in code), "every chapter has an interactive figure"
-    assert any('glue("reproductions"' in source(c) for c in code), "every chapter glues its reproductions rows"
+    assert any("repro.glue_tables(" in source(c) for c in code), "every chapter glues its reproductions rows"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -57,3 +57,28 @@ def test_the_docstring_examples_run():
 
     failures, tried = doctest.testmod(reproductions)
     assert tried >= 2 and failures == 0
+
+
+def test_scale_reads_steps_batches_and_seeds_from_the_records():
+    records = [r for runs in reference.load("ch05/adversarial").values() for r in runs]
+    text = reproductions.scale("ch05/adversarial", "MNIST-60k halves")
+    assert text.startswith("MNIST-60k halves; ") and f"{records[0].steps:,} steps at batch 128" in text
+    assert f"3 seeds per arm ({len(records)} records of ch05/adversarial)" in text
+    assert "batch" not in reproductions.scale("ch02/separable", "Gaussians", show_batch=False)
+    with pytest.raises(ValueError, match="experiment"):
+        reproductions.scale("ch99/none", "x")
+
+
+def test_glue_tables_glues_both_tables_with_no_cell_cut(monkeypatch):
+    import jessl_lite.plots
+
+    glued = {}
+    monkeypatch.setattr(jessl_lite.plots, "glue", lambda name, value: glued.update({name: value._repr_html_()}))
+    long = "a number with a long explanation " * 4  # 132 characters; pandas cuts at 50 by default
+    reproductions.glue_tables([claim("c", "s", long, "exact", "holds")],
+                              [correction("f", "s", "w", long, "1.0")])
+    assert set(glued) == {"reproductions", "corrections"}
+    assert all(long.strip() in html for html in glued.values())
+    glued.clear()
+    reproductions.glue_tables([claim("c", "s", "o", "exact", "holds")])
+    assert set(glued) == {"reproductions"}

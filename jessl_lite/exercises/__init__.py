@@ -140,6 +140,8 @@ def register_function(
     """
     check_str(key, "key", nonempty=True)
     check_str(title, "title", nonempty=True)
+    # Every other argument is checked now, where the exercise is declared, not at its first use.
+    CodingExercise(key, title, reference, lambda generator: (), trials, rtol, atol, gradients)
 
     def decorate(inputs: Callable[[torch.Generator], tuple]) -> Callable[[torch.Generator], tuple]:
         if key in EXERCISES or key in CODING_EXERCISES:
