@@ -139,7 +139,11 @@ def _table(rows, columns: tuple[str, ...], what: str):
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping) or tuple(row) != columns:
             raise ValueError(f"rows[{i}] must be a row made by {what}(); got {row!r}")
-    return pd.DataFrame(rows, columns=list(columns)).set_index(columns[0])
+    table = pd.DataFrame(rows, columns=list(columns)).set_index(columns[0])
+    # The first column's name on the columns' axis, not the index's: pandas then writes one header
+    # row with the name in its corner, instead of a second header row holding only that name.
+    table.columns.name, table.index.name = columns[0], None
+    return table
 
 
 def scale(experiment: str, what: str, *, show_batch: bool = True) -> str:

@@ -39,6 +39,8 @@ def test_tables_keep_the_rows_in_order_and_refuse_other_verdicts():
     table = claims_table(rows)
     assert list(table.index) == [f"claim {v}" for v in VERDICTS]
     assert list(table.columns) == ["source", "source's number", "ours", "scale", "verdict"]
+    header = table._repr_html_().split("<thead>")[1].split("</thead>")[0]
+    assert header.count("<tr") == 1 and "<th>claim</th>" in header, "the header is one row, named in its corner"
     assert list(table["verdict"]) == list(VERDICTS) and set(table["source's number"]) == {"not given"}
     with pytest.raises(ValueError, match="verdict"):
         claim("c", "s", "o", "x", "reversed")  # compare()'s word, not a verdict of this page
